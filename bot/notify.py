@@ -1,0 +1,102 @@
+"""Turns a domain Notice into outbox rows: one per recipient address, rendered in their language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.dialogs.render import Renderer
+from bot.dialogs.types import Choice, Reply
+from core.cases.model import Case, Satisfaction
+from core.cases.notices import Notice
+from core.clock import Clock
+from core.pack import Pack
+from storage.uow import SqlUnitOfWork
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str
+    address: str
+    lang: str
+    reader: str | None  # staff id reading it, None for complainants and groups
+    group: bool = False
+
+
+def reply_to_payload(reply: Reply) -> dict[str, Any]:
+    return {"text": reply.text, "choices": [[c.key, c.label] for c in reply.choices],
+            "request_contact": reply.request_contact,
+            "attachments": [[a.kind, a.ref, a.name] for a in reply.attachments]}
+
+
+class NoticeWriter:
+    def __init__(self, pack: Pack, renderer: Renderer, clock: Clock) -> None:
+        self.pack = pack
+        self.render = renderer
+        self.clock = clock
+
+    def __call__(self, uow: SqlUnitOfWork, case: Case, notice: Notice) -> None:
+        now = self.clock.now()
+        for to in self.addresses(uow, case, notice.to):
+            reply = self.compose(case, notice, to)
+            uow.add_outbox(dedupe_key=f"{notice.dedupe}:{to.channel}:{to.address}",
+                           channel=to.channel, recipient=to.address, kind=notice.kind,
+                           payload=reply_to_payload(reply), now=now, case_number=case.number)
+
+    def addresses(self, uow: SqlUnitOfWork, case: Case, to: str) -> list[Address]:
+        if to == "complainant":
+            c = case.complainant
+            return [Address(c.channel, c.user_id, c.language, None)] if c.reachable else []
+        if to.startswith("staff:"):
+            return self._staff(uow, to[6:])
+        if to == "managers":
+            groups = [Address(g.channel, g.address, self.pack.locale, None, True)
+                      for g in uow.directory.manager_groups()]
+            if groups:
+                return groups
+            out: list[Address] = []
+            for m in self.pack.managers():
+                if m.id != case.target_staff:
+                    out += self._staff(uow, m.id)
+            return out
+        raise ValueError(f"unknown notice recipient {to!r}")
+
+    def _staff(self, uow: SqlUnitOfWork, staff_id: str) -> list[Address]:
+        linked = [Address(i.channel, i.address, self.pack.locale, staff_id)
+                  for i in uow.directory.identities_of(staff_id)]
+        return linked or [Address("console", staff_id, self.pack.locale, staff_id)]
+
+    def compose(self, case: Case, notice: Notice, to: Address) -> Reply:
+        r = self.render
+        lang = to.lang
+        p: dict[str, Any] = dict(notice.params)
+        p.setdefault("number", case.number)
+        p.setdefault("tier", case.tier.value)
+        p["due"] = r.when(p.get("due") or case.due_resolution, lang)
+        p["department"] = r.department_name(case.department, lang)
+        p["handler"] = r.staff_name(case.handler)
+        if "deadline" in p:
+            p["deadline"] = r.when(p["deadline"], lang)
+        if "outcome" in p and p["outcome"]:
+            p["outcome"] = r.t(lang, f"outcome.{p['outcome']}")
+        if to.reader is not None or to.group:
+            p["card"] = r.card(case, to.reader, lang, group=to.group)
+        if "by" in p:
+            p["by"] = r.staff_name(p["by"])
+        if to.group and "text" in p:
+            p["text"] = r.mask_free_text(str(p["text"]))
+        text = r.t(lang, f"notify.{notice.kind}", **p)
+        choices: tuple[Choice, ...] = ()
+        if notice.kind == "assigned":
+            choices = r.action_choices(case, lang)
+        elif notice.kind == "survey":
+            choices = tuple(Choice(f"survey:{case.number}:{s.value}",
+                                   r.t(lang, f"satisfaction.{s.value}")) for s in Satisfaction)
+        elif notice.kind == "extension_requested":
+            req = p.get("request")
+            choices = (Choice(f"mgr:ext:{case.number}:{req}:ok", r.t(lang, "notify.choice_approve")),
+                       Choice(f"mgr:ext:{case.number}:{req}:no", r.t(lang, "notify.choice_refuse")))
+        elif notice.kind in ("complainant_answered", "extension_refused", "unreachable",
+                             "reminder") and to.reader:
+            choices = (Choice(f"case:{case.number}", r.t(lang, "notify.choice_view")),)
+        return Reply(text, choices)

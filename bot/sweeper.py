@@ -1,0 +1,57 @@
+"""Runs the timeline sweep: every case whose next step is due, each in its own transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.cases.service import CaseService, DomainError
+from core.clock import Clock
+from storage.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    cases: int = 0
+    steps: int = 0
+    skipped: int = 0
+
+
+class Sweeper:
+    def __init__(self, uow_factory: Callable[[], SqlUnitOfWork], service: CaseService,
+                 clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.service = service
+        self.clock = clock
+
+    def run_once(self, batch: int = 1000) -> SweepReport:
+        """Do everything due at the clock's `now`. Jobs call this with no arguments; running
+        it again, or in another process at the same time, repeats nothing."""
+        report = SweepReport()
+        now = self.clock.now()
+        seen: set[str] = set()
+        while True:
+            with self.uow_factory() as uow:
+                numbers = [n for n in uow.cases.due_for_check(now, batch) if n not in seen]
+            seen.update(numbers)
+            progressed = 0
+            for number in numbers:
+                with self.uow_factory() as uow:
+                    if not uow.cases.claim_for_sweep(number, now):
+                        report.skipped += 1
+                        continue
+                    try:
+                        steps = self.service.sweep_case(uow, number)
+                    except DomainError as err:  # e.g. nobody left to escalate to
+                        log.warning("sweep of %s: %s", number, err.code)
+                        uow.rollback()
+                        continue
+                    uow.commit()
+                    report.cases += 1
+                    report.steps += steps
+                    progressed += 1
+            if not numbers or progressed == 0:
+                return report

@@ -1,0 +1,1 @@
+"""tousu domain core: cases, tiers, deadlines and routing. Standard library only."""

@@ -1,0 +1,1 @@
+"""Cases: the complaint aggregate, its states, tiers and deadlines."""

@@ -1,0 +1,1 @@
+"""Who handles what: category -> department -> handler, transfers, recusal."""

@@ -1,0 +1,166 @@
+"""Keyword classifier: weighted keyword hits -> calibrated category ranking with reasons.
+
+score(c) = bias(c) + sum over matched keywords k of weight(c, k) * position(k)
+confidence = softmax(score / temperature), so a single weak hit among many categories
+gives a low confidence and several telling hits a high one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.pack import Pack
+from core.routing.classifier import Classification, ScoredCategory
+from nlp.keywords import KeywordFile, merged_weights
+from nlp.signals import find_signals
+from nlp.targets import MIN_SCORE, find_target
+from nlp.tokenizer import PackTokenizer
+
+LOW_CONFIDENCE = 0.55  # below this the bot offers the top three categories plus "other"
+TITLE_WEIGHT = 1.8  # a keyword in the title / first message counts this much more
+LEAD_WEIGHT = 1.3  # ... in the first sentence, when there is no title
+REPEAT_BONUS = 0.25  # each further occurrence of a keyword (at most two counted)
+MAX_REASONS = 8
+
+_SENTENCE_END = re.compile(r"[。！？!?\n；;]")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Raw scores with the keyword contributions behind them."""
+
+    scores: tuple[float, ...]
+    contributions: tuple[dict[str, float], ...]  # per category: keyword -> contribution
+
+    @property
+    def matched(self) -> bool:
+        return any(self.contributions)
+
+
+class KeywordClassifier:
+    """Implements core.routing.classifier.Classifier for one pack."""
+
+    def __init__(self, pack: Pack, keywords: KeywordFile, tokenizer: PackTokenizer) -> None:
+        self.pack = pack
+        self.keywords = keywords
+        self.tokenizer = tokenizer
+        self.categories = tuple(c.name for c in pack.categories)
+        weights = merged_weights(pack, keywords)
+        index: dict[str, list[tuple[int, float]]] = {}
+        for i, name in enumerate(self.categories):
+            for kw, w in weights.get(name, {}).items():
+                index.setdefault(kw, []).append((i, w))
+        self.index: Mapping[str, tuple[tuple[int, float], ...]] = {
+            k: tuple(v) for k, v in index.items()
+        }
+        self.vocabulary = frozenset(self.index)
+        self.bias = tuple(
+            (keywords.categories[c].bias if c in keywords.categories else 0.0)
+            for c in self.categories
+        )
+        self.temperature = max(keywords.temperature, 1e-3)
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _weighted_terms(self, text: str, title: str | None) -> dict[str, float]:
+        factors: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        parts: list[tuple[str, float]] = []
+        if title:
+            parts.append((title, TITLE_WEIGHT))
+            parts.append((text, 1.0))
+        else:
+            m = _SENTENCE_END.search(text.strip())
+            if m and m.end() < len(text.strip()):
+                body = text.strip()
+                parts.append((body[: m.end()], LEAD_WEIGHT))
+                parts.append((body[m.end() :], 1.0))
+            else:
+                parts.append((text, 1.0))
+        vocab = self.vocabulary
+        for part, factor in parts:
+            for term in self.tokenizer.terms(part, vocab):
+                if term not in vocab:
+                    continue
+                counts[term] = counts.get(term, 0) + 1
+                if factor > factors.get(term, 0.0):
+                    factors[term] = factor
+        return {
+            t: f + REPEAT_BONUS * min(counts[t] - 1, 2) for t, f in factors.items()
+        }
+
+    def score(self, text: str, title: str | None = None) -> Scored:
+        n = len(self.categories)
+        scores = list(self.bias)
+        contrib: list[dict[str, float]] = [{} for _ in range(n)]
+        for term, factor in self._weighted_terms(text, title).items():
+            for i, w in self.index[term]:
+                value = w * factor
+                scores[i] += value
+                contrib[i][term] = contrib[i].get(term, 0.0) + value
+        return Scored(tuple(scores), tuple(contrib))
+
+    def probabilities(self, scored: Scored) -> list[float]:
+        t = self.temperature
+        top = max(scored.scores, default=0.0)
+        exps = [math.exp((s - top) / t) for s in scored.scores]
+        total = sum(exps) or 1.0
+        return [e / total for e in exps]
+
+    # -- the port --------------------------------------------------------------------------
+    def classify(
+        self, text: str, *, title: str | None = None, target: str | None = None
+    ) -> Classification:
+        text = text or ""
+        scored = self.score(text, title)
+        probs = self.probabilities(scored)
+        order = sorted(range(len(self.categories)), key=lambda i: (-probs[i], i))
+        ranking = tuple(ScoredCategory(self.categories[i], round(probs[i], 4)) for i in order)
+        signals = find_signals(f"{title}\n{text}" if title else text)
+        extra: dict[str, object] = {}
+        category: str | None = None
+        confidence = 0.0
+        reasons: tuple[str, ...] = ()
+        if scored.matched and order:
+            best = order[0]
+            category = self.categories[best]
+            confidence = round(probs[best], 4)
+            positive = sorted(
+                ((k, v) for k, v in scored.contributions[best].items() if v > 0),
+                key=lambda kv: -kv[1],
+            )
+            reasons = tuple(k for k, _ in positive[:MAX_REASONS])
+            extra["why"] = {
+                self.categories[i]: [k for k, v in sorted(
+                    scored.contributions[i].items(), key=lambda kv: -kv[1]) if v > 0][:MAX_REASONS]
+                for i in order[:3]
+                if scored.contributions[i]
+            }
+        extra["low_confidence"] = confidence < LOW_CONFIDENCE
+        department = self._department(category)
+        from_target = False
+        match = find_target(self.pack, target) if target else None
+        if match is not None and match.score >= MIN_SCORE and match.department:
+            department = match.department
+            from_target = True
+            extra["target"] = {
+                "kind": match.kind, "id": match.id, "score": match.score, "name": match.name
+            }
+        return Classification(
+            category=category,
+            department=department,
+            confidence=confidence,
+            keywords=reasons,
+            ranking=ranking,
+            signals=signals,
+            department_from_target=from_target,
+            extra=extra,
+        )
+
+    def _department(self, category: str | None) -> str | None:
+        if category is None:
+            return None
+        cat = self.pack.category(category)
+        return cat.department if cat else None

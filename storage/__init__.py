@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, repositories, unit of work, outbox, migrations."""

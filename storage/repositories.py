@@ -1,0 +1,232 @@
+"""Repositories over one SQLModel session (the unit of work's)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import Session, col
+
+from core.cases.model import OPEN, Case
+from storage.mappers import case_to_row, event_to_row, row_to_case
+from storage.tables import (
+    CaseRow,
+    CounterRow,
+    DialogStateRow,
+    EventRow,
+    IdentityRow,
+    InboundSeenRow,
+    InviteRow,
+    StaffRow,
+)
+
+_OPEN_VALUES = [s.value for s in OPEN]
+
+
+def upsert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = ins(table).values(**values).on_conflict_do_nothing()
+    result = session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlCaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.touched: dict[str, Case] = {}
+        self._rows: dict[str, CaseRow] = {}
+
+    def add(self, case: Case) -> None:
+        row = case_to_row(case)
+        self.session.add(row)
+        self.session.flush()
+        case.id = row.id
+        self._rows[case.number] = row
+        self.touched[case.number] = case
+
+    def get(self, number: str) -> Case | None:
+        if number in self.touched:
+            return self.touched[number]
+        row = self.session.scalars(
+            select(CaseRow).where(col(CaseRow.number) == number)).first()
+        if row is None:
+            return None
+        events = list(self.session.scalars(
+            select(EventRow).where(col(EventRow.case_id) == row.id).order_by(col(EventRow.seq))))
+        case = row_to_case(row, events)
+        self._rows[number] = row
+        self.touched[number] = case
+        return case
+
+    def save(self, case: Case) -> None:
+        row = self._rows.get(case.number)
+        if row is None:
+            raise KeyError(f"case {case.number} was not loaded in this unit of work")
+        case_to_row(case, row)
+        self.touched[case.number] = case
+
+    def flush_events(self) -> None:
+        for number, case in self.touched.items():
+            row = self._rows[number]
+            case_to_row(case, row)
+            assert row.id is not None
+            for event in case.new_events:
+                self.session.add(event_to_row(row.id, event))
+        self.session.flush()
+
+    def next_serial(self, scope: str) -> int:
+        upsert_ignore(self.session, CounterRow.__table__, {"scope": scope, "value": 0})
+        value = self.session.execute(
+            update(CounterRow).where(col(CounterRow.scope) == scope)
+            .values(value=CounterRow.value + 1).returning(CounterRow.value)
+        ).scalar_one()
+        return int(value)
+
+    def open_loads(self, department: str) -> dict[str, int]:
+        rows = self.session.execute(
+            select(CaseRow.handler, func.count()).where(
+                col(CaseRow.department) == department, col(CaseRow.status).in_(_OPEN_VALUES)
+            ).group_by(CaseRow.handler)
+        ).all()
+        return {h: int(n) for h, n in rows if h}
+
+    def last_assigned(self, department: str) -> str | None:
+        row = self.session.execute(
+            select(EventRow.data).join(CaseRow, col(CaseRow.id) == col(EventRow.case_id))
+            .where(col(EventRow.type) == "assigned", col(CaseRow.department) == department)
+            .order_by(col(EventRow.id).desc()).limit(1)
+        ).scalar_one_or_none()
+        if not row:
+            return None
+        handler = row.get("handler")
+        return str(handler) if handler else None
+
+    def open_since(self, since: datetime) -> list[Case]:
+        rows = self.session.scalars(select(CaseRow).where(
+            col(CaseRow.status).in_(_OPEN_VALUES),
+            col(CaseRow.received_at) >= since.astimezone(timezone.utc),
+        ).order_by(col(CaseRow.id))).all()
+        return [row_to_case(r, []) for r in rows]
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    def due_for_check(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Numbers of cases whose next timeline step is due (uses ix_cases_next_check_at)."""
+        return list(self.session.scalars(
+            select(CaseRow.number).where(col(CaseRow.next_check_at) <= now.astimezone(
+                timezone.utc)).order_by(col(CaseRow.next_check_at)).limit(limit)))
+
+    def claim_for_sweep(self, number: str, now: datetime) -> bool:
+        """Lock a due case for this transaction; False if another sweeper holds it or it is
+        no longer due. PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: BEGIN IMMEDIATE already
+        serialises writers."""
+        q = select(CaseRow.id).where(col(CaseRow.number) == number,
+                                     col(CaseRow.next_check_at) <= now.astimezone(timezone.utc))
+        if self.session.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        return self.session.execute(q).first() is not None
+
+    # -- queries for the CLI and dialogs (read-only) ----------------------------------
+
+    def list_rows(self, *, status: str | None = None, handler: str | None = None,
+                  complainant: tuple[str, str] | None = None, open_only: bool = False,
+                  limit: int = 200) -> list[CaseRow]:
+        q = select(CaseRow)
+        if status:
+            q = q.where(col(CaseRow.status) == status)
+        if handler:
+            q = q.where(col(CaseRow.handler) == handler)
+        if complainant:
+            q = q.where(col(CaseRow.complainant_channel) == complainant[0],
+                        col(CaseRow.complainant_user) == complainant[1])
+        if open_only:
+            q = q.where(col(CaseRow.status).in_(_OPEN_VALUES + ["resolved"]))
+        return list(self.session.scalars(q.order_by(col(CaseRow.id).desc()).limit(limit)))
+
+    def load_many(self, rows: list[CaseRow]) -> list[Case]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        events: dict[int, list[EventRow]] = {}
+        for e in self.session.scalars(select(EventRow).where(col(EventRow.case_id).in_(ids))
+                                      .order_by(col(EventRow.case_id), col(EventRow.seq))):
+            events.setdefault(e.case_id, []).append(e)
+        return [row_to_case(r, events.get(r.id or 0, [])) for r in rows]
+
+
+class SqlDialogRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, channel: str, user_id: str) -> DialogStateRow | None:
+        return self.session.get(DialogStateRow, (channel, user_id))
+
+    def save(self, row: DialogStateRow) -> None:
+        self.session.add(row)
+        flag_modified(row, "data")  # JSON is compared by value; always write it
+
+    def seen(self, channel: str, update_id: str, now: datetime) -> bool:
+        """Record an update id; True when it had been seen before (a redelivery)."""
+        inserted = upsert_ignore(self.session, InboundSeenRow.__table__,
+                                 {"channel": channel, "update_id": update_id, "seen_at": now})
+        return not inserted
+
+
+class SqlDirectory:
+    """Staff records, linked chat identities and one-time invite codes."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def staff(self) -> list[StaffRow]:
+        return list(self.session.scalars(select(StaffRow).order_by(col(StaffRow.id))))
+
+    def add_staff(self, row: StaffRow) -> None:
+        self.session.merge(row)
+
+    def identities_of(self, staff_id: str) -> list[IdentityRow]:
+        return list(self.session.scalars(select(IdentityRow).where(
+            col(IdentityRow.staff_id) == staff_id, col(IdentityRow.role) == "staff",
+            col(IdentityRow.reachable).is_(True))))
+
+    def staff_for(self, channel: str, address: str) -> str | None:
+        row = self.session.get(IdentityRow, (channel, address))
+        return row.staff_id if row is not None and row.role == "staff" else None
+
+    def manager_groups(self) -> list[IdentityRow]:
+        return list(self.session.scalars(select(IdentityRow).where(
+            col(IdentityRow.role) == "managers_group", col(IdentityRow.reachable).is_(True))))
+
+    def is_manager_group(self, channel: str, address: str) -> bool:
+        row = self.session.get(IdentityRow, (channel, address))
+        return row is not None and row.role == "managers_group"
+
+    def link(self, channel: str, address: str, staff_id: str | None, role: str,
+             now: datetime) -> None:
+        self.session.merge(IdentityRow(channel=channel, address=address, staff_id=staff_id,
+                                       role=role, reachable=True, linked_at=now))
+
+    def mark_unreachable(self, channel: str, address: str) -> bool:
+        row = self.session.get(IdentityRow, (channel, address))
+        if row is None or not row.reachable:
+            return False
+        row.reachable = False
+        return True
+
+    def add_invite(self, code: str, staff_id: str | None, role: str, now: datetime) -> None:
+        self.session.add(InviteRow(code=code, staff_id=staff_id, role=role, created_at=now))
+
+    def use_invite(self, code: str, by: str, now: datetime) -> InviteRow | None:
+        """Consume a one-time code; None when unknown or already used."""
+        row = self.session.get(InviteRow, code)
+        if row is None or row.used_at is not None:
+            return None
+        row.used_at = now
+        row.used_by = by
+        return row

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from bot.cli_nlp import register
+from nlp.corrections import parse_correction
+from nlp.feedback import FeedbackSample, suggest_keywords
+from nlp.keywords import load_keyword_file
+from nlp.learn import learn
+from nlp.records import read_records
+from tests.nlp.packutil import PACKS, SHARED_DATA
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        pass
+
+    register(app)
+    return app
+
+
+def test_parse_correction(school) -> None:
+    pack, d = school
+    assert parse_correction(pack, "不对，是收费问题", d) == "收费管理"
+    assert parse_correction(pack, "不是这个，应该是吃的方面，饭菜有虫子", d) == "餐饮卫生"
+    assert parse_correction(pack, "不是师德问题") is None
+    assert parse_correction(pack, "孩子今天在幼儿园玩得很开心，谢谢老师们的照顾", d) is None
+
+
+def test_suggest_keywords_from_corrections(school) -> None:
+    pack, d = school
+    samples = [FeedbackSample(t, "教学管理", "餐饮卫生") for t in (
+        "孩子说今天的课上发的鸡腿没熟", "鸡腿没熟还带血", "点心鸡腿是生的")]
+    sugg = suggest_keywords(pack, samples, d)
+    adds = {(s.category, s.keyword) for s in sugg if s.action == "add"}
+    assert ("餐饮卫生", "鸡腿") in adds
+    assert all(s.support >= 2 for s in sugg)
+
+
+def _write_csv(path: Path) -> None:
+    rows = [("老师打孩子", "师德"), ("老师骂人还打孩子", "师德"), ("老师体罚学生还骂人", "师德"),
+            ("学费太贵乱收费", "收费"), ("乱收费不给发票", "收费"), ("学费不退乱收费", "收费")] * 2
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["内容", "类别"])
+        w.writerows(rows)
+
+
+def test_learn_cli_writes_reviewable_file(school, tmp_path: Path) -> None:
+    pack, d = school
+    data = tmp_path / "past.csv"
+    _write_csv(data)
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(yaml.safe_dump({"师德": "师德师风", "收费": "收费管理"}, allow_unicode=True))
+    out = tmp_path / "keywords.yaml"
+    res = CliRunner().invoke(_app(), [
+        "nlp", "learn", str(data), "--pack", str(d), "--text-col", "内容", "--label-col", "类别",
+        "--label-map", str(mapping), "--folds", "3", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "held-out" in res.output
+    kwf = load_keyword_file(tmp_path)
+    assert "乱收费" in kwf.categories["收费管理"].keywords
+    assert "收费管理" not in [c for c, ck in kwf.categories.items() if "打孩子" in ck.keywords]
+
+
+def test_learn_reads_xlsx(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["标题", "内容", "类别"])
+    ws.append(["乱收费", "学费太贵", "收费"])
+    path = tmp_path / "x.xlsx"
+    wb.save(path)
+    recs = read_records(path, ["内容"], "类别", title_col="标题")
+    assert [(r.title, r.text, r.label) for r in recs] == [("乱收费", "学费太贵", "收费")]
+
+
+def test_classify_cli_jsonl(school) -> None:
+    _, d = school
+    lines = "食堂饭菜有虫子\n" + json.dumps({"text": "学费乱收费", "target": "钱会计"},
+                                           ensure_ascii=False) + "\n"
+    res = CliRunner().invoke(_app(), ["classify", "--pack", str(d), "--jsonl"], input=lines)
+    assert res.exit_code == 0, res.output
+    out = [json.loads(x) for x in res.output.splitlines()]
+    assert [o["category"] for o in out] == ["餐饮卫生", "收费管理"]
+    assert set(out[0]) >= {"category", "department", "confidence", "keywords", "ranking"}
+    assert out[1]["department"] == "finance" and out[1]["department_from_target"]
+    one = CliRunner().invoke(_app(), ["classify", "--pack", str(d), "--json", "老师体罚孩子"])
+    assert json.loads(one.output)["category"] == "师德师风"
+
+
+def test_hotline_kfold_on_hz_liuyan() -> None:
+    data = SHARED_DATA / "hz_liuyan.csv"
+    if not data.is_file():
+        pytest.skip("shared/data/hz_liuyan.csv not available")
+    from tests.nlp.packutil import load_test_pack
+
+    pack, d = load_test_pack("hotline")
+    mapping = yaml.safe_load((PACKS / "hotline" / "label_map.yaml").read_text(encoding="utf-8"))
+    recs = read_records(data, ["content"], "domain", title_col="title", label_map=mapping)
+    assert len(recs) > 1200
+    rep = learn(pack, recs, load_keyword_file(d), k=5)
+    majority = max(sum(r.label == c for r in recs) for c in {r.label for r in recs}) / len(recs)
+    assert rep.accuracy > majority + 0.08  # clearly better than always saying 城乡建设
+    assert rep.top3 > 0.8
