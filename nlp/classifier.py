@@ -1,6 +1,8 @@
 """Keyword classifier: weighted keyword hits -> calibrated category ranking with reasons.
 
-score(c) = bias(c) + sum over matched keywords k of weight(c, k) * position(k)
+score(c) = bias(c) + sum over matched keywords k of weight(c, k) * value(k)
+where value(k) is larger in the title / first sentence (nlp.terms). The weights are those of
+the pack's keyword file, learned by a logistic regression (nlp.learn) or written by hand.
 confidence = softmax(score / temperature), so a single weak hit among many categories
 gives a low confidence and several telling hits a high one.
 """
@@ -8,7 +10,6 @@ gives a low confidence and several telling hits a high one.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,15 +18,11 @@ from core.routing.classifier import Classification, ScoredCategory
 from nlp.keywords import KeywordFile, merged_weights
 from nlp.signals import find_signals
 from nlp.targets import MIN_SCORE, find_target
+from nlp.terms import TermIndex, term_values
 from nlp.tokenizer import PackTokenizer
 
 LOW_CONFIDENCE = 0.55  # below this the bot offers the top three categories plus "other"
-TITLE_WEIGHT = 1.8  # a keyword in the title / first message counts this much more
-LEAD_WEIGHT = 1.3  # ... in the first sentence, when there is no title
-REPEAT_BONUS = 0.25  # each further occurrence of a keyword (at most two counted)
 MAX_REASONS = 8
-
-_SENTENCE_END = re.compile(r"[。！？!?\n；;]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +54,7 @@ class KeywordClassifier:
             k: tuple(v) for k, v in index.items()
         }
         self.vocabulary = frozenset(self.index)
+        self.terms = TermIndex(self.index, keywords.variant_map(), keywords.stopwords)
         self.bias = tuple(
             (keywords.categories[c].bias if c in keywords.categories else 0.0)
             for c in self.categories
@@ -65,31 +63,7 @@ class KeywordClassifier:
 
     # -- scoring ---------------------------------------------------------------------------
     def _weighted_terms(self, text: str, title: str | None) -> dict[str, float]:
-        factors: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        parts: list[tuple[str, float]] = []
-        if title:
-            parts.append((title, TITLE_WEIGHT))
-            parts.append((text, 1.0))
-        else:
-            m = _SENTENCE_END.search(text.strip())
-            if m and m.end() < len(text.strip()):
-                body = text.strip()
-                parts.append((body[: m.end()], LEAD_WEIGHT))
-                parts.append((body[m.end() :], 1.0))
-            else:
-                parts.append((text, 1.0))
-        vocab = self.vocabulary
-        for part, factor in parts:
-            for term in self.tokenizer.terms(part, vocab):
-                if term not in vocab:
-                    continue
-                counts[term] = counts.get(term, 0) + 1
-                if factor > factors.get(term, 0.0):
-                    factors[term] = factor
-        return {
-            t: f + REPEAT_BONUS * min(counts[t] - 1, 2) for t, f in factors.items()
-        }
+        return term_values(self.terms, text, title)
 
     def score(self, text: str, title: str | None = None) -> Scored:
         n = len(self.categories)

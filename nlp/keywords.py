@@ -10,6 +10,7 @@ Format::
         keywords: {乱收费: 2.5, 退费: 2.0}
     synonyms: {退费: [退钱, 退款]}    # canonical word: variants typed by people
     stopwords: [老师, 孩子]
+    seeds: {收费管理: [乱收费, 退费]}  # hand-written hints that `tousu nlp learn` learns from
 
 Keywords of pack.yaml categories are merged in with `DEFAULT_WEIGHT` unless the keyword
 file gives them a weight of its own.
@@ -44,6 +45,8 @@ class KeywordFile:
     stopwords: frozenset[str] = frozenset()
     temperature: float = DEFAULT_TEMPERATURE
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # category -> hand-written seed keywords; `tousu nlp learn` keeps them and learns from them
+    seeds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def variant_map(self) -> dict[str, str]:
         """variant -> canonical word."""
@@ -82,6 +85,10 @@ def parse_keyword_file(data: Mapping[str, Any] | None) -> KeywordFile:
         stopwords=frozenset(_norm(w) for w in (data.get("stopwords") or ())),
         temperature=float(data.get("temperature", DEFAULT_TEMPERATURE) or DEFAULT_TEMPERATURE),
         meta=dict(data.get("meta") or {}),
+        seeds={
+            str(c): tuple(_norm(w) for w in (ws or ()))
+            for c, ws in (data.get("seeds") or {}).items()
+        },
     )
 
 
@@ -97,10 +104,15 @@ def load_keyword_file(pack_dir: Path | None) -> KeywordFile:
 
 
 def merged_weights(pack: Pack, kwf: KeywordFile) -> dict[str, dict[str, float]]:
-    """category -> keyword -> weight, pack.yaml keywords merged with the keyword file."""
+    """category -> keyword -> weight, pack.yaml keywords merged with the keyword file.
+
+    A learned file (``meta: {learned: true}``) already weighs the pack.yaml keywords it keeps;
+    the others are left out rather than given the default weight.
+    """
     out: dict[str, dict[str, float]] = {}
+    learned = bool(kwf.meta.get("learned"))
     for cat in pack.categories:
-        weights = {_norm(k): DEFAULT_WEIGHT for k in cat.keywords if _norm(k)}
+        weights = {} if learned else {_norm(k): DEFAULT_WEIGHT for k in cat.keywords if _norm(k)}
         extra = kwf.categories.get(cat.name)
         if extra is not None:
             weights.update(extra.keywords)
@@ -124,6 +136,8 @@ def dump_keyword_file(kwf: KeywordFile, path: Path, header: str = "") -> None:
         data["synonyms"] = {k: list(v) for k, v in kwf.synonyms.items()}
     if kwf.stopwords:
         data["stopwords"] = sorted(kwf.stopwords)
+    if kwf.seeds:
+        data["seeds"] = {c: sorted(ws) for c, ws in kwf.seeds.items()}
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
     if header:
         text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text

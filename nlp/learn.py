@@ -1,33 +1,62 @@
-"""Mining discriminative keywords per category from past records, with k-fold evaluation.
+"""Learning keyword weights per category from past records, with k-fold held-out accuracy.
 
-Weights are smoothed log-odds of a word's document frequency inside a category against
-outside it (a Naive-Bayes-style score), kept when positive and supported by a few records.
-The category bias is the log prior; the softmax temperature is fitted on held-out folds.
+The model is a multinomial logistic regression over keyword hits (nlp.terms): the candidate
+keywords are the jieba words of the records (pack vocabulary added; numbers, place and person
+names left out), their Chinese character pairs (so 漏水 is found in 楼上漏水下来 whatever jieba
+makes of it) and the pack's seed keywords. Each record's keyword values count more in the
+title / first sentence, exactly as at classification time. The pack's seed keywords (pack.yaml
+category keywords, the keyword file's `seeds`) also enter as small pseudo-records of their
+category, so a category with few records still has its telling words.
+
+After a first fit on all candidates, each category keeps its `top_k` highest-weighted words
+(plus its seeds) and the model is fitted again on those alone: the weights written to the
+keyword file are exactly the model that runs. The softmax temperature is fitted on the
+held-out folds so that the confidence is calibrated.
+
+numpy is needed here only (`pip install numpy`); classification itself is pure Python.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from core.pack import Pack
 from nlp.classifier import KeywordClassifier
 from nlp.keywords import CategoryKeywords, KeywordFile
 from nlp.records import Record
 from nlp.runtime import make_tokenizer
-from nlp.tokenizer import PackTokenizer
+from nlp.terms import TermIndex, term_values
+from nlp.tokenizer import COMMON_STOPWORDS, PackTokenizer, normalize
 
-MIN_DF = 2  # a word must appear in this many records of the category
-TOP_K = 80  # keywords kept per category
-ALPHA = 5.0  # strength of the prior toward the background rate
-MIN_WEIGHT = 0.4
-SUPPORT_K = 4.0
-WEIGHT_SCALE = 1.0
-PRIOR_SCALE = 2.0  # how much the category prior counts
-TEMPERATURES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from numpy.typing import NDArray
+
+TOP_K = 300  # keywords kept per category
+MIN_DF = 2  # a candidate word must occur in this many training records
+L2 = 3e-3  # ridge penalty of the weights (per record, records weighted to mean 1)
+HINT_WEIGHT = 0.5  # weight of a seed keyword's pseudo-record against a real record
+MAX_ITER = 250
+REFIT_ITER = 150
+MIN_EXPORT = 0.005  # |weight| below this is not written
+BUCKETS = (0.0, 0.4, 0.55, 0.7, 0.85, 0.95)
+
+_CJK = re.compile(r"[\u3400-\u9fff]+")
+_FUNCTION_CHARS = frozenset("的了吗呢吧啊呀哦嗯么着之其及与和或")
+_PLACE_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nsf"})
+_PLACE_SUFFIX = re.compile(r"^[\u4e00-\u9fff]{2,8}(省|市|区|县|镇|乡|村|街道|路|街|苑|府|小区)$")
+_GENERIC_PLACES = frozenset(
+    "老城区 开发区 居民区 住宅区 商业区 风景区 高新区 新农村 城中村 自然村 行政村 农村 "
+    "马路 公路 道路 高速路 人行道 十字路 机动车道 非机动车道 老小区 新小区 本小区 该小区 "
+    "安置小区 回迁小区 商品房小区 保障房小区 学区 校区 园区 景区 社区 街道 城区 市区 郊区 山区 "
+    "辖区 片区 小区".split()
+)
 
 
 @dataclass
@@ -43,6 +72,8 @@ class LearnReport:
     folds: list[FoldReport] = field(default_factory=list)
     per_category: dict[str, tuple[int, int]] = field(default_factory=dict)  # correct, total
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # confidence bucket (low, high) -> (correct, total), held-out, calibrated temperature
+    reliability: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float:
@@ -55,53 +86,317 @@ class LearnReport:
         return sum(f.top3 * f.n for f in self.folds) / n if n else 0.0
 
 
-def _useful(tok: str) -> bool:
-    return len(tok) >= 2 and not tok.isdigit() and not tok.isascii()
+@dataclass(frozen=True)
+class Options:
+    top_k: int = TOP_K
+    min_df: int = MIN_DF
+    l2: float = L2
+    hint_weight: float = HINT_WEIGHT
+    max_iter: int = MAX_ITER
+    refit_iter: int = REFIT_ITER
 
 
-def doc_terms(tok: PackTokenizer, rec: Record) -> set[str]:
+# -- candidate keywords -------------------------------------------------------------------
+
+
+def _place_words() -> Mapping[str, str]:
+    import jieba.posseg
+
+    tab: Mapping[str, str] = jieba.posseg.dt.word_tag_tab
+    return tab
+
+
+def _is_place(tok: str, tags: Mapping[str, str]) -> bool:
+    if tok in _GENERIC_PLACES:
+        return False
+    return tags.get(tok) in _PLACE_TAGS or bool(_PLACE_SUFFIX.match(tok))
+
+
+def _good_word(tok: str, stop: frozenset[str]) -> bool:
+    return (
+        len(tok) >= 2
+        and tok not in stop
+        and all("\u3400" <= ch <= "\u9fff" for ch in tok)
+    )
+
+
+def _good_pair(pair: str, stop: frozenset[str]) -> bool:
+    return pair not in stop and not (
+        pair[0] in _FUNCTION_CHARS or pair[1] in _FUNCTION_CHARS
+    )
+
+
+def record_candidates(
+    tok: PackTokenizer, rec: Record, tags: Mapping[str, str], stop: frozenset[str]
+) -> set[str]:
+    """Words and character pairs of a record, place and person names masked out."""
     text = f"{rec.title}\n{rec.text}" if rec.title else rec.text
-    return {t for t in tok.tokens(text) if _useful(t)}
+    words: set[str] = set()
+    masked: list[str] = []
+    for raw in tok.cut(text):
+        canon = tok.synonyms.get(raw, raw)
+        if len(raw) >= 2 and _is_place(raw, tags):
+            masked.append(" ")
+            continue
+        masked.append(raw)
+        if _good_word(canon, stop):
+            words.add(canon)
+    for run in _CJK.findall("".join(masked)):
+        for i in range(len(run) - 1):
+            pair = run[i : i + 2]
+            if _good_pair(pair, stop):
+                words.add(pair)
+    return words
 
 
-def mine(
-    docs: Sequence[set[str]],
-    labels: Sequence[str],
-    categories: Sequence[str],
-    top_k: int = TOP_K,
-    min_df: int = MIN_DF,
+def seed_words(pack: Pack, base: KeywordFile) -> dict[str, set[str]]:
+    """category -> seed keywords: pack.yaml keywords plus the keyword file's seeds (a
+    hand-written keyword file that was never learned counts as seeds as a whole)."""
+    seeds: dict[str, set[str]] = {c.name: {normalize(k) for k in c.keywords} for c in pack.categories}
+    extra: Mapping[str, Iterable[str]] = base.seeds
+    if not extra and not base.meta.get("learned"):
+        extra = {c: ck.keywords for c, ck in base.categories.items()}
+    for cat, words in extra.items():
+        if cat in seeds:
+            seeds[cat].update(normalize(w) for w in words)
+    return {c: {w for w in ws if w and w not in base.stopwords} for c, ws in seeds.items()}
+
+
+# -- the model ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Data:
+    """Sparse record x keyword matrix in coordinate form, rows sorted."""
+
+    rows: NDArray[np.int64]
+    cols: NDArray[np.int64]
+    vals: NDArray[np.float64]
+    n_rows: int
+    n_cols: int
+    y: NDArray[np.int64]
+    weight: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        import numpy as np
+
+        self.by_col = np.argsort(self.cols, kind="stable")
+        self.col_sorted = self.cols[self.by_col]
+        self.col_starts = np.flatnonzero(np.r_[True, np.diff(self.col_sorted) != 0])
+        self.col_ids = self.col_sorted[self.col_starts]
+        self.row_starts = np.flatnonzero(np.r_[True, np.diff(self.rows) != 0])
+        self.row_ids = self.rows[self.row_starts]
+
+    def dot(self, w: NDArray[np.float64]) -> NDArray[np.float64]:
+        import numpy as np
+
+        out = np.zeros((self.n_rows, w.shape[1]))
+        if len(self.rows):
+            part = w[self.cols] * self.vals[:, None]
+            out[self.row_ids] = np.add.reduceat(part, self.row_starts, axis=0)
+        return out
+
+    def tdot(self, g: NDArray[np.float64]) -> NDArray[np.float64]:
+        import numpy as np
+
+        out = np.zeros((self.n_cols, g.shape[1]))
+        if len(self.rows):
+            part = g[self.rows[self.by_col]] * self.vals[self.by_col, None]
+            out[self.col_ids] = np.add.reduceat(part, self.col_starts, axis=0)
+        return out
+
+
+def _matrix(
+    feats: Sequence[Mapping[str, float]],
+    vocab: Mapping[str, int],
+    labels: Sequence[int],
+    weights: Sequence[float],
+) -> _Data:
+    import numpy as np
+
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for i, f in enumerate(feats):
+        for term, v in f.items():
+            j = vocab.get(term)
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+                vals.append(v)
+    w = np.asarray(weights, dtype=float)
+    return _Data(
+        np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+        np.asarray(vals, dtype=float), len(feats), len(vocab),
+        np.asarray(labels, dtype=np.int64), w * (len(w) / w.sum()),
+    )
+
+
+def _loss_grad(
+    theta: NDArray[np.float64], data: _Data, n_cat: int, l2: float,
+    mask: NDArray[np.float64] | None,
+) -> tuple[float, NDArray[np.float64]]:
+    import numpy as np
+
+    nf = data.n_cols
+    w = theta[: nf * n_cat].reshape(nf, n_cat)
+    b = theta[nf * n_cat :]
+    z = data.dot(w) + b
+    z -= z.max(axis=1, keepdims=True)
+    ez = np.exp(z)
+    p = ez / ez.sum(axis=1, keepdims=True)
+    idx = np.arange(data.n_rows)
+    sw = data.weight
+    n = float(sw.sum())
+    loss = float(-(sw * np.log(p[idx, data.y] + 1e-300)).sum() / n + 0.5 * l2 * (w * w).sum())
+    g = p
+    g[idx, data.y] -= 1.0
+    g *= (sw / n)[:, None]
+    gw = data.tdot(g) + l2 * w
+    if mask is not None:
+        gw *= mask
+    return loss, np.concatenate([gw.ravel(), g.sum(axis=0)])
+
+
+def _lbfgs(
+    fun: Any, x0: NDArray[np.float64], max_iter: int, memory: int = 10, tol: float = 1e-6
+) -> NDArray[np.float64]:
+    """Plain L-BFGS with Armijo backtracking; enough for a smooth convex loss."""
+    import numpy as np
+
+    x = x0.copy()
+    f, g = fun(x)
+    s_list: list[NDArray[np.float64]] = []
+    y_list: list[NDArray[np.float64]] = []
+    for _ in range(max_iter):
+        q = g.copy()
+        alphas: list[float] = []
+        rhos: list[float] = []
+        for s, y in zip(reversed(s_list), reversed(y_list), strict=True):
+            rho = 1.0 / float(y @ s)
+            a = rho * float(s @ q)
+            q -= a * y
+            alphas.append(a)
+            rhos.append(rho)
+        if s_list:
+            q *= float(s_list[-1] @ y_list[-1]) / float(y_list[-1] @ y_list[-1])
+        for (s, y), a, rho in zip(zip(s_list, y_list, strict=True), reversed(alphas),
+                                  reversed(rhos), strict=True):
+            q += (a - rho * float(y @ q)) * s
+        d = -q
+        slope = float(g @ d)
+        if slope >= 0:  # not a descent direction: restart from the gradient
+            d, slope = -g, -float(g @ g)
+            s_list.clear()
+            y_list.clear()
+        step = 1.0
+        while True:
+            x_new = x + step * d
+            f_new, g_new = fun(x_new)
+            if f_new <= f + 1e-4 * step * slope or step < 1e-8:
+                break
+            step *= 0.5
+        s_vec, y_vec = x_new - x, g_new - g
+        if float(s_vec @ y_vec) > 1e-10:
+            s_list.append(s_vec)
+            y_list.append(y_vec)
+            if len(s_list) > memory:
+                s_list.pop(0)
+                y_list.pop(0)
+        done = abs(f - f_new) <= tol * max(1.0, abs(f))
+        x, f, g = x_new, f_new, g_new
+        if done:
+            break
+    return x
+
+
+@dataclass
+class _Model:
+    vocab: list[str]
+    w: NDArray[np.float64]  # n_vocab x n_cat
+    b: NDArray[np.float64]
+
+
+def _fit(
+    data: _Data, n_cat: int, opts: Options, mask: NDArray[np.float64] | None = None,
+    init: NDArray[np.float64] | None = None, iters: int = MAX_ITER,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    import numpy as np
+
+    nf = data.n_cols
+    x0 = np.zeros(nf * n_cat + n_cat) if init is None else init
+
+    def fun(t: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        return _loss_grad(t, data, n_cat, opts.l2, mask)
+
+    theta = _lbfgs(fun, x0, iters)
+    w = theta[: nf * n_cat].reshape(nf, n_cat)
+    if mask is not None:
+        w = w * mask
+    return w, theta[nf * n_cat :]
+
+
+def train(
+    pack: Pack,
+    records: Sequence[Record],
+    base: KeywordFile,
+    opts: Options,
+    tok: PackTokenizer | None = None,
+    tags: Mapping[str, str] | None = None,
+    candidates: Sequence[set[str]] | None = None,
 ) -> dict[str, CategoryKeywords]:
-    """Per category: bias (log prior) and the top positive log-odds words."""
-    n = len(docs)
-    per_cat: dict[str, Counter[str]] = defaultdict(Counter)
-    total: Counter[str] = Counter()
-    n_cat: Counter[str] = Counter(labels)
-    for d, lab in zip(docs, labels, strict=True):
-        per_cat[lab].update(d)
-        total.update(d)
+    """Fit on `records` (labels among the pack's categories): category -> bias and keywords."""
+    import numpy as np
+
+    categories = [c.name for c in pack.categories]
+    cat_index = {c: i for i, c in enumerate(categories)}
+    tok = tok or make_tokenizer(pack, base)
+    tags = tags if tags is not None else _place_words()
+    stop = COMMON_STOPWORDS | base.stopwords
+    if candidates is None:
+        candidates = [record_candidates(tok, r, tags, stop) for r in records]
+    seeds = seed_words(pack, base)
+    df: Counter[str] = Counter()
+    for cand in candidates:
+        df.update(cand)
+    seed_all = set().union(*seeds.values()) if seeds else set()
+    vocab_words = sorted({w for w, n in df.items() if n >= opts.min_df} | seed_all)
+    vocab = {w: i for i, w in enumerate(vocab_words)}
+    index = TermIndex(vocab_words, base.variant_map(), base.stopwords)
+    feats: list[Mapping[str, float]] = [term_values(index, r.text, r.title) for r in records]
+    labels = [cat_index[r.label] for r in records]
+    weights = [1.0] * len(records)
+    for cat, words in seeds.items():
+        for word in sorted(words):
+            feats.append({word: 1.0, **{t: 1.0 for t in index.find(word)}})
+            labels.append(cat_index[cat])
+            weights.append(opts.hint_weight)
+    data = _matrix(feats, vocab, labels, weights)
+    n_cat = len(categories)
+    w, b = _fit(data, n_cat, opts, iters=opts.max_iter)
+    # keep the top words per category (and its seeds), then fit again on those alone
+    mask = np.zeros_like(w)
+    for c, cat in enumerate(categories):
+        col = w[:, c]
+        order = np.argsort(-col)[: opts.top_k]
+        mask[order[col[order] > 0], c] = 1.0
+        for word in seeds.get(cat, ()):
+            if word in vocab:
+                mask[vocab[word], c] = 1.0
+    init = np.concatenate([(w * mask).ravel(), b])
+    w, b = _fit(data, n_cat, opts, mask=mask, init=init, iters=opts.refit_iter)
     out: dict[str, CategoryKeywords] = {}
-    n_known = len(categories)
-    for cat in categories:
-        nc = n_cat.get(cat, 0)
-        prior = (nc + 1) / (n + n_known)
-        bias = PRIOR_SCALE * math.log(prior * n_known)
-        weights: dict[str, float] = {}
-        if nc:
-            nr = n - nc
-            for word, df in per_cat[cat].items():
-                if df < min_df:
-                    continue
-                other = total[word] - df
-                bg = total[word] / n  # shrink toward the background rate (Dirichlet prior)
-                p_in = (df + ALPHA * bg) / (nc + ALPHA)
-                p_out = (other + ALPHA * bg) / (nr + ALPHA)
-                # shrink words seen in few records: their log-odds are mostly noise
-                w = WEIGHT_SCALE * math.log(p_in / p_out) * df / (df + SUPPORT_K)
-                if w >= MIN_WEIGHT:
-                    weights[word] = w
-        best = sorted(weights.items(), key=lambda kv: -kv[1] * math.log1p(per_cat[cat][kv[0]]))
-        out[cat] = CategoryKeywords(bias=bias, keywords=dict(best[:top_k]))
+    for c, cat in enumerate(categories):
+        kws = {
+            vocab_words[j]: float(w[j, c])
+            for j in np.flatnonzero(mask[:, c])
+            if abs(w[j, c]) >= MIN_EXPORT
+        }
+        out[cat] = CategoryKeywords(bias=float(b[c]), keywords=kws)
     return out
+
+
+# -- folds, calibration, the report -------------------------------------------------------
 
 
 def stratified_folds(labels: Sequence[str], k: int, seed: int = 13) -> list[list[int]]:
@@ -120,19 +415,35 @@ def stratified_folds(labels: Sequence[str], k: int, seed: int = 13) -> list[list
     return folds
 
 
-def _fit_temperature(clf: KeywordClassifier, records: Sequence[Record]) -> float:
-    scored = [(clf.score(r.text, r.title), clf.categories.index(r.label))
-              for r in records if r.label in clf.categories]
-    best_t, best_nll = 1.0, math.inf
-    for t in TEMPERATURES:
-        nll = 0.0
-        for s, gold in scored:
-            top = max(s.scores)
-            z = sum(math.exp((x - top) / t) for x in s.scores)
-            nll -= (s.scores[gold] - top) / t - math.log(z)
-        if nll < best_nll:
-            best_t, best_nll = t, nll
-    return best_t
+def _softmax(scores: Sequence[float], t: float) -> list[float]:
+    top = max(scores)
+    exps = [math.exp((s - top) / t) for s in scores]
+    z = sum(exps)
+    return [e / z for e in exps]
+
+
+def fit_temperature(scored: Sequence[tuple[Sequence[float], int]]) -> float:
+    """The softmax temperature minimizing the negative log-likelihood of held-out scores."""
+
+    def nll(t: float) -> float:
+        return -sum(math.log(max(_softmax(s, t)[g], 1e-300)) for s, g in scored)
+
+    lo, hi = math.log(0.05), math.log(20.0)
+    for _ in range(40):  # golden-section search on log t
+        m1, m2 = lo + (hi - lo) * 0.382, lo + (hi - lo) * 0.618
+        if nll(math.exp(m1)) <= nll(math.exp(m2)):
+            hi = m2
+        else:
+            lo = m1
+    return round(math.exp((lo + hi) / 2), 3)
+
+
+def _bucket(p: float) -> tuple[float, float]:
+    edges = (*BUCKETS, 1.0001)
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        if lo <= p < hi:
+            return (lo, min(hi, 1.0))
+    return (BUCKETS[-1], 1.0)
 
 
 def learn(
@@ -141,49 +452,78 @@ def learn(
     base: KeywordFile | None = None,
     k: int = 5,
     top_k: int = TOP_K,
+    options: Options | None = None,
 ) -> LearnReport:
-    """Mine keywords from all records; measure k-fold held-out accuracy of the same procedure.
+    """Learn keywords from all records; measure k-fold held-out accuracy of the same procedure.
 
-    `base` (the pack's current keyword file) contributes synonyms and stop words.
+    `base` (the pack's current keyword file) contributes synonyms, stop words and seeds.
     """
+    opts = options or Options(top_k=top_k)
     base = base or KeywordFile()
     categories = [c.name for c in pack.categories]
     records = [r for r in records if r.label in categories]
     tok = make_tokenizer(pack, base)
-    docs = [doc_terms(tok, r) for r in records]
+    tags = _place_words()
+    stop = COMMON_STOPWORDS | base.stopwords
+    cands = [record_candidates(tok, r, tags, stop) for r in records]
     labels = [r.label for r in records]
     report = LearnReport(keywords=base)
-    temps: list[float] = []
+    scored: list[tuple[tuple[float, ...], int, Record]] = []
     if k >= 2 and len(records) >= k:
         for fold in stratified_folds(labels, k):
             held = set(fold)
-            train = [i for i in range(len(records)) if i not in held]
-            cats = mine([docs[i] for i in train], [labels[i] for i in train], categories, top_k)
-            kwf = KeywordFile(categories=cats, synonyms=base.synonyms, stopwords=base.stopwords)
-            clf = KeywordClassifier(pack, kwf, make_tokenizer(pack, kwf))
-            t = _fit_temperature(clf, [records[i] for i in train])
-            temps.append(t)
+            train_idx = [i for i in range(len(records)) if i not in held]
+            cats = train(pack, [records[i] for i in train_idx], base, opts, tok, tags,
+                         [cands[i] for i in train_idx])
+            kwf = _keyword_file(cats, base, 1.0, {})
+            clf = KeywordClassifier(pack, kwf, tok)
             correct = top3 = 0
             for i in fold:
                 r = records[i]
-                res = clf.classify(r.text, title=r.title)
-                got = res.category
-                ok = got == r.label
+                s = clf.score(r.text, r.title)
+                gold = categories.index(r.label)
+                scored.append((s.scores, gold, r))
+                order = sorted(range(len(categories)), key=lambda c: (-s.scores[c], c))
+                ok = s.matched and order[0] == gold
                 correct += ok
-                in_top3 = r.label in [s.category for s in res.ranking[:3]]
-                top3 += in_top3 and res.category is not None
+                top3 += s.matched and gold in order[:3]
                 c, n = report.per_category.get(r.label, (0, 0))
                 report.per_category[r.label] = (c + ok, n + 1)
                 if not ok:
-                    report.confusions[(r.label, got or "-")] += 1
+                    got = categories[order[0]] if s.matched else "-"
+                    report.confusions[(r.label, got)] += 1
             report.folds.append(FoldReport(correct / len(fold), top3 / len(fold), len(fold)))
-    cats = mine(docs, labels, categories, top_k)
-    temperature = sorted(temps)[len(temps) // 2] if temps else 1.0
-    report.keywords = KeywordFile(
-        categories=cats,
+    temperature = fit_temperature([(s, g) for s, g, _ in scored]) if scored else 1.0
+    for s, g, _ in scored:
+        probs = _softmax(s, temperature)
+        best = max(range(len(probs)), key=lambda c: (probs[c], -c))
+        key = _bucket(probs[best])
+        ok, n = report.reliability.get(key, (0, 0))
+        report.reliability[key] = (ok + (best == g), n + 1)
+    cats = train(pack, records, base, opts, tok, tags, cands)
+    meta: dict[str, Any] = {
+        "learned": True,
+        "records": len(records),
+        "kfold": k,
+        "heldout_accuracy": round(report.accuracy, 4),
+        "heldout_top3": round(report.top3, 4),
+    }
+    report.keywords = _keyword_file(cats, base, temperature, meta)
+    return report
+
+
+def _keyword_file(
+    cats: Mapping[str, CategoryKeywords], base: KeywordFile, temperature: float,
+    meta: Mapping[str, Any],
+) -> KeywordFile:
+    seeds = base.seeds
+    if not seeds and not base.meta.get("learned"):
+        seeds = {c: tuple(ck.keywords) for c, ck in base.categories.items()}
+    return KeywordFile(
+        categories=dict(cats),
         synonyms=base.synonyms,
         stopwords=base.stopwords,
         temperature=temperature,
-        meta={"records": len(records), "kfold": k, "heldout_accuracy": round(report.accuracy, 4)},
+        meta={"learned": True, **meta},
+        seeds=seeds,
     )
-    return report

@@ -31,9 +31,9 @@ def upsert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
     dialect = session.get_bind().dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = ins(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    stmt = (ins(table).values(**values).on_conflict_do_nothing()
+            .returning(*table.primary_key.columns))
+    return session.execute(stmt).first() is not None
 
 
 class SqlCaseRepository:

@@ -8,6 +8,7 @@ crash mid-dialog loses nothing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ TargetResolver = Callable[[str], "tuple[str, str] | None"]  # text -> (kind, id)
 DuplicateFinder = Callable[[str, str, Sequence[Case]], "list[tuple[str, float]]"]
 CorrectionParser = Callable[[str], "str | None"]
 LOW_CONFIDENCE = 0.5
+COMMAND = re.compile(r"^/[A-Za-z_]+(@\w+)?(\s|$)")  # "/start x", not a path like "/tmp/a.jpg"
 TIER_BY_NAME = {t.value: t for t in Tier}
 
 
@@ -182,7 +184,7 @@ class DialogEngine:
         text = (inbound.text or "").strip()
         if inbound.language and not turn.data.get("_lang_fixed"):
             turn.lang = turn.state.language = normalise_language(inbound.language, turn.lang)
-        if not choice and text.startswith("/"):
+        if not choice and COMMAND.match(text):
             self._command(turn, text)
             return
         if inbound.chat_id and inbound.chat_id != inbound.user_id:

@@ -513,7 +513,11 @@ class TelegramBridge:
                 await self._quietly(
                     ApiCall("answerCallbackQuery", {"callback_query_id": parsed.callback_query_id})
                 )
-                if replies and parsed.private and self.edit_pressed:
+                # A new keyboard supersedes the pressed one: mark the choice, drop its buttons.
+                # Otherwise the pressed card keeps them (a case card's other actions stay
+                # usable); in groups cards are never edited (several managers share them).
+                superseded = any(reply.choices for reply in replies)
+                if superseded and parsed.private and self.edit_pressed:
                     edit = render_pressed(parsed)
                     if edit is not None:
                         await self._quietly(edit)
@@ -580,7 +584,7 @@ class TelegramBridge:
             self._fetch.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(task), grace)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             task.cancel()
         except Exception:  # noqa: BLE001 - the loop already logged it
             pass

@@ -119,7 +119,8 @@ class PtbDriver:
 
     @property
     def bot(self) -> Bot:
-        return self.app.bot
+        bot: Bot = self.app.bot
+        return bot
 
     async def open(self, on_update: UpdateCallback) -> JSON:
         self._callback = on_update
@@ -193,6 +194,7 @@ class PtbDriver:
         p = dict(call.params)
         bot = self.bot
         try:
+            result: Any
             if call.method == "sendMessage":
                 result = await bot.send_message(
                     p["chat_id"], p["text"], reply_markup=_markup(p.get("reply_markup"))

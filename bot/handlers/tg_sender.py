@@ -134,6 +134,10 @@ class RateLimiter:
         until = self._clock() + seconds
         self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), until)
 
+    def resume(self, chat_id: str) -> None:
+        """Lift a 429 pause early (e.g. the outbox already waited out retry_after)."""
+        self._paused.pop(chat_id, None)
+
     def _forget(self, now: float) -> None:
         for table in (self._chats, self._groups):
             for key in [k for k, window in table.items() if window.idle(now)]:

@@ -193,7 +193,7 @@ class CaseService:
         paused = timedelta(0)
         if case.paused_at is not None and case.due_resolution is not None:
             paused = self.calendar.working_time_between(case.paused_at, self._now())
-            case.due_resolution = case.due_resolution + paused
+            case.due_resolution = self.calendar.add_working_time(case.due_resolution, paused)
         case.paused_at = None
         return paused
 

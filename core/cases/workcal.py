@@ -141,7 +141,7 @@ class WorkingCalendar:
         if d.unit is Unit.HOURS:
             return (_utc(start) + timedelta(hours=d.amount)).astimezone(self.tz)
         if d.unit is Unit.WORKING_HOURS:
-            return self._add_working_time(start, timedelta(hours=d.amount))
+            return self.add_working_time(start, timedelta(hours=d.amount))
         receipt_day = start.astimezone(self.tz).date()
         if d.unit is Unit.DAYS:
             last = self.next_working_day(receipt_day + d.amount * _ONE_DAY)
@@ -162,7 +162,8 @@ class WorkingCalendar:
         close = self.business_hours.end if self.business_hours is not None else _END_OF_DAY
         return datetime.combine(day, close, tzinfo=self.tz)
 
-    def _add_working_time(self, start: datetime, amount: timedelta) -> datetime:
+    def add_working_time(self, start: datetime, amount: timedelta) -> datetime:
+        """`start` plus `amount` of working time (e.g. to move a paused deadline)."""
         if amount <= timedelta(0):
             return start.astimezone(self.tz)
         remaining = amount

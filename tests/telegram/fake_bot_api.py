@@ -169,9 +169,9 @@ class FakeBotApi:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server  # noqa: SLF001 - the only way to learn the ephemeral port
+        server: Any = site._server  # noqa: SLF001 - the only way to learn the ephemeral port
         assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(server.sockets[0].getsockname()[1])
         self._client = ClientSession(timeout=ClientTimeout(total=60))
         self._webhook_task = asyncio.create_task(self._webhook_loop())
 

@@ -101,6 +101,8 @@ class ScriptedEngine:
         if inbound.update_id is not None:
             self.seen.add((inbound.channel, inbound.update_id))
         self.inbounds.append(inbound)
+        if inbound.choice and inbound.choice.startswith("cat:"):  # answered with a new keyboard
+            return [Reply(f"chose {inbound.choice}", choices=(Choice("more", "More"),))]
         if inbound.choice:
             return [Reply(f"chose {inbound.choice}")]
         if inbound.contact_phone:

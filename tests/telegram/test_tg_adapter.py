@@ -55,7 +55,8 @@ def test_group_command_addressed_to_us_loses_the_mention() -> None:
 
 
 def test_command_for_another_bot_is_ignored() -> None:
-    assert parse_update(message_update(text="/start@other_bot", chat=GROUP), "tousu_test_bot") is None
+    update = message_update(text="/start@other_bot", chat=GROUP)
+    assert parse_update(update, "tousu_test_bot") is None
     assert normalise_command("/help@Tousu_Test_Bot", "tousu_test_bot") == "/help"
     assert normalise_command("/help", "tousu_test_bot") == "/help"
 

@@ -30,11 +30,17 @@ async def test_keyboard_press_answers_query_edits_card_and_replies(
         fake_api.user_press(user, card, "cat:food")
         messages = await fake_api.wait_messages(42, 2)
         assert messages[1]["text"] == "chose cat:food"
-        assert messages[0]["text"] == "welcome\n\n› Canteen"  # the pressed card, edited
-        assert "reply_markup" not in messages[0]  # its buttons are gone
-        assert len(fake_api.answered) == 1
+        # a new keyboard supersedes the pressed one: the card shows the choice, loses buttons
+        assert messages[0]["text"] == "welcome\n\n› Canteen"
+        assert "reply_markup" not in messages[0]
+        fake_api.user_press(user, messages[1], "more")
+        messages = await fake_api.wait_messages(42, 3)
+        assert messages[2]["text"] == "chose more"
+        # an answer without buttons leaves the pressed card as it was
+        assert messages[1]["text"] == "chose cat:food" and messages[1]["reply_markup"]
+        await fake_api.wait_for(lambda: len(fake_api.answered) == 2, 5, "answered queries")
     assert [(i.text, i.choice, i.language) for i in engine.inbounds] == [
-        ("/start", None, "en-US"), (None, "cat:food", "en-US")]
+        ("/start", None, "en-US"), (None, "cat:food", "en-US"), (None, "more", "en-US")]
 
 
 @pytest.mark.parametrize(("driver", "mode"), COMBOS)
@@ -130,7 +136,7 @@ async def test_group_command_and_button(fake_api: FakeBotApi, driver: str, mode:
         fake_api.user_press(manager, card, "cat:teach")
         messages = await fake_api.wait_messages(-1009, 3)
         assert messages[-1]["text"] == "chose cat:teach"
-        assert messages[1].get("reply_markup")  # group cards keep their buttons
+        assert messages[1] == card  # group cards are never edited: several managers share them
     assert [(i.text, i.chat_id) for i in engine.inbounds[:2]] == [
         ("/link K7Q2", "-1009"), ("/start", "-1009")]
     assert engine.inbounds[2].choice == "cat:teach" and engine.inbounds[2].user_id == "46"

@@ -18,6 +18,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 import xmltodict
 import yaml
+from pydantic import SecretStr
 from wechatpy.crypto import WeChatCrypto
 
 from bot.bootstrap import App, build_app
@@ -40,6 +41,7 @@ from tests.wechat.conftest import (
     asgi_client,
     message_xml,
     sign_aes,
+    sign_plain,
     wait_until,
 )
 from tests.wechat.fake_wechat_api import FakeWeChatAPI
@@ -137,17 +139,17 @@ async def world(tmp_path: Path, fake_api: FakeWeChatAPI) -> AsyncIterator[World]
         classifier="keywords",
         public_url="https://tousu.example.org",
         wechat_app_id=MP_APP_ID,
-        wechat_app_secret=MP_SECRET,
-        wechat_token=MP_TOKEN,
-        wechat_aes_key=MP_AES_KEY,
+        wechat_app_secret=SecretStr(MP_SECRET),
+        wechat_token=SecretStr(MP_TOKEN),
+        wechat_aes_key=SecretStr(MP_AES_KEY),
         wechat_api_base=fake_api.base_url,
         wecom_corp_id=CORP_ID,
         wecom_agent_id=1000002,
-        wecom_secret=CORP_SECRET,
-        wecom_token=WECOM_TOKEN,
-        wecom_aes_key=WECOM_AES_KEY,
+        wecom_secret=SecretStr(CORP_SECRET),
+        wecom_token=SecretStr(WECOM_TOKEN),
+        wecom_aes_key=SecretStr(WECOM_AES_KEY),
         wecom_api_base=fake_api.base_url,
-        wecom_robot_key=ROBOT_KEY,
+        wecom_robot_key=SecretStr(ROBOT_KEY),
     )
     app = build_app(settings)
     runtime = build(app)
@@ -165,7 +167,8 @@ async def world(tmp_path: Path, fake_api: FakeWeChatAPI) -> AsyncIterator[World]
 @pytest.mark.asyncio
 async def test_complaint_from_the_official_account_to_a_handler_in_wecom(world: World) -> None:
     app, api = world.app, world.api
-    assert isinstance(app.clock, FixedClock)
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
 
     # the handler links the WeCom account with a one-time code; managers get the robot
     code = app.invite("liu")
@@ -219,7 +222,7 @@ async def test_complaint_from_the_official_account_to_a_handler_in_wecom(world: 
     assert api.calls_to(TEMPLATE) == []
 
     # ... three days later a template message with a link, as WeChat demands
-    app.clock.advance(timedelta(days=3))
+    clock.advance(timedelta(days=3))
     assert "进展" in (await world.press("LiuFang", buttons["报告进展"]))[0]["text"]["content"]
     await world.staff("LiuFang", {"MsgType": "text", "Content": "已与王老师谈话，要求整改"})
     await app.dispatcher.dispatch_once()
@@ -236,7 +239,7 @@ async def test_complaint_from_the_official_account_to_a_handler_in_wecom(world: 
     await world.staff("LiuFang", {"MsgType": "text", "Content": "王老师已作检讨，课堂纪律已整改。"})
     await app.dispatcher.dispatch_once()
     for _ in range(3):  # the revisit comes from the sweep, a day or so later
-        app.clock.advance(timedelta(days=1))
+        clock.advance(timedelta(days=1))
         await asyncio.to_thread(app.sweeper.run_once)
         await app.dispatcher.dispatch_once()
     kinds = [c.body["template_id"] for c in api.calls_to(TEMPLATE)]
@@ -274,12 +277,14 @@ async def file_complaint(world: World) -> str:
 @pytest.mark.asyncio
 async def test_overdue_alert_reaches_the_managers_robot_with_phones_masked(world: World) -> None:
     app, api = world.app, world.api
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
     with app.uow() as uow:
         uow.directory.link("wecom_robot", "default", None, "managers_group", app.clock.now())
         uow.commit()
     await file_complaint(world)
     for _ in range(4):  # nobody acts on it for weeks
-        app.clock.advance(timedelta(days=5))
+        clock.advance(timedelta(days=5))
         await asyncio.to_thread(app.sweeper.run_once)
         await app.dispatcher.dispatch_once()
     calls = api.calls_to(ROBOT)
@@ -291,3 +296,28 @@ async def test_overdue_alert_reaches_the_managers_robot_with_phones_masked(world
     assert "13987654321" not in content and "139****4321" in content
     robot_rows = [row for row in world.outbox() if row[0] == "wecom_robot"]
     assert robot_rows and all(row[3] is not None for row in robot_rows)
+
+
+@pytest.mark.asyncio
+async def test_mounted_by_tousu_serve(tmp_path: Path, fake_api: FakeWeChatAPI) -> None:
+    from bot.server import create_asgi
+
+    bare = build_app(Settings(database_url=f"sqlite:///{tmp_path / 'bare.db'}", pack="school"))
+    assert build(bare) is None  # nothing configured: no channel
+    app = build_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 's.db'}",
+            pack="school",
+            classifier="keywords",
+            wechat_app_id=MP_APP_ID,
+            wechat_token=SecretStr(MP_TOKEN),  # plain mode, no secret: passive replies only
+        )
+    )
+    asgi = create_asgi(app, scheduler=False)
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        health = (await http.get("/healthz")).json()
+        assert "wechat" in health["channels"]
+        signed = sign_plain(message_xml({"MsgType": "text", "Content": "/start", "MsgId": 1}))
+        r = await http.post("/wechat/mp", params=signed.params, content=signed.body)
+    assert r.status_code == 200 and "怎么称呼" in xmltodict.parse(r.text)["xml"]["Content"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.handlers.wechat_tokens import (
@@ -149,3 +152,25 @@ def test_redis_storage() -> None:
     assert not b.acquire("refresh")
     a.release("refresh")
     assert b.acquire("refresh")
+
+
+@pytest.mark.redis
+def test_real_redis_shares_the_token(fake_api: FakeWeChatAPI) -> None:
+    url = os.environ.get("TOUSU_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TOUSU_TEST_REDIS_URL not set")
+    prefix = f"tousu-test:{uuid.uuid4().hex}"
+    a = MpClient(
+        MP_APP_ID,
+        MP_SECRET,
+        api_base=fake_api.base_url,
+        session=RedisTokenStorage.from_url(url, prefix=prefix),
+    )
+    b = MpClient(
+        MP_APP_ID,
+        MP_SECRET,
+        api_base=fake_api.base_url,
+        session=RedisTokenStorage.from_url(url, prefix=prefix),
+    )
+    assert a.access_token == b.access_token
+    assert len(fake_api.calls_to("/cgi-bin/token")) == 1

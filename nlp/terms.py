@@ -1,0 +1,98 @@
+"""Finding keyword hits in a text: the features the classifier scores and `learn` trains on.
+
+A keyword hits when it occurs in the normalized text (full-width folded, lower case), as a
+whole word or inside a longer one: 收费 hits in 乱收费, 玩手机 in 上课玩手机. Synonyms typed by
+people hit as their canonical word. Lookup is by first character and length, so finding the
+hits of a 100-character text costs a few hundred dictionary lookups, whatever the vocabulary.
+
+The title (or, without a title, the first sentence) counts more: a keyword's value is the
+largest weight of the parts it occurs in, plus a little for each repeat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from nlp.tokenizer import normalize
+
+TITLE_WEIGHT = 2.0  # a keyword in the title / first message counts this much
+LEAD_WEIGHT = 1.5  # ... in the first sentence, when there is no title
+REPEAT_BONUS = 0.25  # each further occurrence (at most two counted)
+MAX_REPEATS = 2
+
+_SENTENCE_END = re.compile(r"[。！？!?\n；;]")
+
+
+class TermIndex:
+    """The set of keywords (plus synonym variants) of a classifier, indexed for lookup."""
+
+    def __init__(
+        self,
+        terms: Iterable[str],
+        synonyms: Mapping[str, str] | None = None,
+        skip: Iterable[str] = (),
+    ) -> None:
+        skipped = {normalize(s) for s in skip}
+        table: dict[str, str] = {}
+        for t in terms:
+            t = normalize(t).strip()
+            if t and t not in skipped:
+                table[t] = t
+        for variant, canon in (synonyms or {}).items():
+            v, c = normalize(variant).strip(), normalize(canon).strip()
+            if v and c in table and v not in table:
+                table[v] = c
+        self.table = table
+        lengths: dict[str, set[int]] = {}
+        for surface in table:
+            lengths.setdefault(surface[0], set()).add(len(surface))
+        self.lengths = {ch: tuple(sorted(ls)) for ch, ls in lengths.items()}
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def find(self, text: str) -> list[str]:
+        """Canonical keywords occurring in `text` (already normalized), with repeats."""
+        table = self.table
+        lengths = self.lengths
+        n = len(text)
+        out: list[str] = []
+        for i, ch in enumerate(text):
+            sizes = lengths.get(ch)
+            if sizes is None:
+                continue
+            for size in sizes:
+                if i + size > n:
+                    break
+                hit = table.get(text[i : i + size])
+                if hit is not None:
+                    out.append(hit)
+        return out
+
+
+def split_parts(text: str, title: str | None) -> list[tuple[str, float]]:
+    """(normalized part, weight): title and text, or the first sentence and the rest."""
+    body = normalize(text or "").strip()
+    if title:
+        return [(normalize(title).strip(), TITLE_WEIGHT), (body, 1.0)]
+    m = _SENTENCE_END.search(body)
+    if m and m.end() < len(body):
+        return [(body[: m.end()], LEAD_WEIGHT), (body[m.end() :], 1.0)]
+    return [(body, 1.0)]
+
+
+def term_values(index: TermIndex, text: str, title: str | None = None) -> dict[str, float]:
+    """keyword -> value: the largest part weight it occurs in, plus a bonus per repeat."""
+    best: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for part, weight in split_parts(text, title):
+        if not part:
+            continue
+        for term in index.find(part):
+            counts[term] = counts.get(term, 0) + 1
+            if weight > best.get(term, 0.0):
+                best[term] = weight
+    return {
+        t: w + REPEAT_BONUS * min(counts[t] - 1, MAX_REPEATS) for t, w in best.items()
+    }
