@@ -50,9 +50,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from bot.packs import load_pack
-
     import nlp
+    from bot.packs import load_pack
 
     cold = [float(subprocess.run(
         [sys.executable, "-c", _COLD.format(root=str(ROOT), pack=args.pack)],

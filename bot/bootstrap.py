@@ -25,7 +25,6 @@ from bot.notify import NoticeWriter
 from bot.packs import LoadedPack, load_pack
 from bot.settings import Settings
 from bot.sweeper import Sweeper
-from core.cases.model import Case
 from core.cases.service import CaseService
 from core.cases.workcal import WorkingCalendar
 from core.clock import Clock, FixedClock, SystemClock
@@ -108,6 +107,22 @@ def seed_staff(db: Engine, pack: Pack) -> int:
     return added
 
 
+def link_configured_identities(db: Engine, raw: dict[str, Any], settings: Settings) -> None:
+    """Staff WeCom user ids from the pack, and the WeCom group robot as the managers' group."""
+    from storage.uow import SqlUnitOfWork
+
+    now = datetime.now().astimezone()
+    with SqlUnitOfWork(db) as uow:
+        for member in raw.get("staff") or []:
+            userid = member.get("wecom_userid")
+            if userid and uow.directory.staff_for("wecom", str(userid)) != member["id"]:
+                uow.directory.link("wecom", str(userid), member["id"], "staff", now)
+        if settings.wecom_robot_key is not None and not uow.directory.is_manager_group(
+                "wecom_robot", "default"):
+            uow.directory.link("wecom_robot", "default", None, "managers_group", now)
+        uow.session.commit()
+
+
 def staff_row(m: StaffMember) -> StaffRow:
     return StaffRow(id=m.id, name=m.name, department=m.department,
                     roles=",".join(sorted(r.value for r in m.roles)), active=m.active,
@@ -151,6 +166,7 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True,
     loaded = load_pack(pack_name)
     seed_staff(db, loaded.pack)
     the_pack = with_db_staff(loaded.pack, db)
+    link_configured_identities(db, loaded.raw, settings)
     clock = make_clock(settings.now)
     calendar = WorkingCalendar.from_spec(
         the_pack.calendar, ZoneInfo(the_pack.timezone),
@@ -211,8 +227,8 @@ def _nlp_helpers(pack: Pack, pack_dir: Path) -> tuple[Any, Any, Any]:
         found = nlp.find_target(pack, text)
         return (found.kind, found.id) if found is not None else None
 
-    def find_duplicates(text: str, target: str, cases: list[Case]) -> list[tuple[str, float]]:
-        candidates = [(c.number, c.grievance, c.target) for c in cases]
+    def find_duplicates(text: str, target: str,
+                        candidates: list[tuple[str, str, str]]) -> list[tuple[str, float]]:
         return list(nlp.find_duplicates(pack, text, target, candidates))
 
     return resolve_target, find_duplicates, (lambda text: parse_correction(pack, text))

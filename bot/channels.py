@@ -7,8 +7,9 @@ the server and registers its senders with the outbox dispatcher.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from bot.messaging import Sender
 

@@ -210,7 +210,8 @@ def staff_add(
     staff_id: Annotated[str, typer.Argument(help="Short id, e.g. zhang")],
     name: Annotated[str, typer.Option(help="Display name, e.g. 张老师")],
     department: Annotated[str, typer.Option(help="Department id from the pack")],
-    role: Annotated[list[str], typer.Option(help="handler, head, manager, director")] = ["handler"],
+    role: Annotated[Optional[list[str]],
+                    typer.Option(help="handler, head, manager, director (repeatable)")] = None,
     see_phone: Annotated[bool, typer.Option(help="May see complainants' phone numbers")] = False,
 ) -> None:
     """Add (or update) a staff member."""
@@ -223,7 +224,7 @@ def staff_add(
         typer.echo(f"Unknown department {department!r}; known: {known}", err=True)
         raise typer.Exit(2)
     try:
-        roles = frozenset(Role(r) for r in role)
+        roles = frozenset(Role(r) for r in role or ["handler"])
     except ValueError as exc:
         typer.echo(f"Unknown role: {exc}; use handler, head, manager or director", err=True)
         raise typer.Exit(2) from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -26,7 +26,7 @@ def normalise_language(code: str | None, default: str = DEFAULT_LOCALE) -> str:
     return default
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(locale: str) -> dict[str, str]:
     data = yaml.safe_load((_DIR / f"{locale}.yaml").read_text(encoding="utf-8")) or {}
     flat: dict[str, str] = {}

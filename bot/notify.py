@@ -14,6 +14,12 @@ from core.pack import Pack
 from storage.uow import SqlUnitOfWork
 
 
+# Group channels that can't carry buttons (a WeCom group robot): notices that need a
+# manager's decision also go to each manager in person.
+BUTTONLESS_GROUPS = frozenset({"wecom_robot"})
+ACTIONABLE = frozenset({"extension_requested"})
+
+
 @dataclass(frozen=True)
 class Address:
     channel: str
@@ -37,13 +43,14 @@ class NoticeWriter:
 
     def __call__(self, uow: SqlUnitOfWork, case: Case, notice: Notice) -> None:
         now = self.clock.now()
-        for to in self.addresses(uow, case, notice.to):
+        for to in self.addresses(uow, case, notice.to, notice.kind):
             reply = self.compose(case, notice, to)
             uow.add_outbox(dedupe_key=f"{notice.dedupe}:{to.channel}:{to.address}",
                            channel=to.channel, recipient=to.address, kind=notice.kind,
                            payload=reply_to_payload(reply), now=now, case_number=case.number)
 
-    def addresses(self, uow: SqlUnitOfWork, case: Case, to: str) -> list[Address]:
+    def addresses(self, uow: SqlUnitOfWork, case: Case, to: str,
+                  kind: str = "") -> list[Address]:
         if to == "complainant":
             c = case.complainant
             return [Address(c.channel, c.user_id, c.language, None)] if c.reachable else []
@@ -52,9 +59,10 @@ class NoticeWriter:
         if to == "managers":
             groups = [Address(g.channel, g.address, self.pack.locale, None, True)
                       for g in uow.directory.manager_groups()]
-            if groups:
+            with_buttons = [g for g in groups if g.channel not in BUTTONLESS_GROUPS]
+            if with_buttons or (groups and kind not in ACTIONABLE):
                 return groups
-            out: list[Address] = []
+            out: list[Address] = list(groups)
             for m in self.pack.managers():
                 if m.id != case.target_staff:
                     out += self._staff(uow, m.id)
@@ -94,8 +102,9 @@ class NoticeWriter:
                                    r.t(lang, f"satisfaction.{s.value}")) for s in Satisfaction)
         elif notice.kind == "extension_requested":
             req = p.get("request")
-            choices = (Choice(f"mgr:ext:{case.number}:{req}:ok", r.t(lang, "notify.choice_approve")),
-                       Choice(f"mgr:ext:{case.number}:{req}:no", r.t(lang, "notify.choice_refuse")))
+            key = f"mgr:ext:{case.number}:{req}"
+            choices = (Choice(f"{key}:ok", r.t(lang, "notify.choice_approve")),
+                       Choice(f"{key}:no", r.t(lang, "notify.choice_refuse")))
         elif notice.kind in ("complainant_answered", "extension_refused", "unreachable",
                              "reminder") and to.reader:
             choices = (Choice(f"case:{case.number}", r.t(lang, "notify.choice_view")),)

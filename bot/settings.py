@@ -16,12 +16,13 @@ class Settings(BaseSettings):
 
     # Core
     database_url: str = "sqlite:///tousu.db"
-    pack: str | None = None  # a pack name under packs/ or a path; default: the one `tousu init` chose
+    pack: str | None = None  # pack name under packs/ or a path; default: the one `tousu init` chose
     classifier: Literal["nlp", "keywords"] = "nlp"  # jieba classifier, or plain keyword counting
     now: datetime | None = None  # fixes the clock (ISO-8601 with an offset)
     locale: str = "zh-CN"  # default language for users whose language is unknown
     log_level: str = "INFO"
     redis_url: str | None = None  # optional: shared token cache and rate limits
+    cache_dir: str | None = None  # jieba's dictionary cache (default ~/.cache/tousu)
 
     # Server (`tousu serve`)
     host: str = "127.0.0.1"

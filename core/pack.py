@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
-from enum import Enum
+from enum import StrEnum
 
 
-class Unit(str, Enum):
+class Unit(StrEnum):
     HOURS = "hours"  # wall-clock hours
     WORKING_HOURS = "working_hours"  # hours inside business hours on working days
     DAYS = "days"  # calendar days; the day of receipt is not counted
@@ -64,7 +64,7 @@ class Department:
     head: str | None = None  # staff id of the department head
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     HANDLER = "handler"
     HEAD = "head"
     MANAGER = "manager"

@@ -28,12 +28,29 @@ def _cosine(a: set[str], b: set[str]) -> float:
     return len(a & b) / math.sqrt(len(a) * len(b))
 
 
+_FEATURES: dict[tuple[int, str], tuple[frozenset[str], frozenset[str]]] = {}
+_FEATURES_MAX = 20_000
+
+
+def _features(pack: Pack, text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Token set and bigram set of a text, cached: open cases are compared again and again."""
+    tok = pack_tokenizer(pack)
+    key = (id(tok), text)
+    found = _FEATURES.get(key)
+    if found is None:
+        if len(_FEATURES) >= _FEATURES_MAX:
+            _FEATURES.clear()
+        found = (frozenset(tok.tokens(text)), frozenset(_bigrams(text)))
+        _FEATURES[key] = found
+    return found
+
+
 def similarity(pack: Pack, a: str, b: str) -> float:
     """Similarity of two complaint texts in [0, 1]: jieba token-set cosine blended with
     character-bigram cosine (robust to segmentation differences)."""
-    tok = pack_tokenizer(pack)
-    ta, tb = set(tok.tokens(a)), set(tok.tokens(b))
-    return round(0.6 * _cosine(ta, tb) + 0.4 * _cosine(_bigrams(a), _bigrams(b)), 4)
+    ta, ba = _features(pack, a)
+    tb, bb = _features(pack, b)
+    return round(0.6 * _cosine(set(ta), set(tb)) + 0.4 * _cosine(set(ba), set(bb)), 4)
 
 
 def same_target(pack: Pack, a: str | None, b: str | None) -> bool:

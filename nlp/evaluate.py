@@ -1,4 +1,4 @@
-"""Accuracy of a classifier on labelled samples ({"text", "category", "title"?})."""
+"""Accuracy of a classifier on labelled samples ({"text", "category" or "label", "title"?})."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def evaluate(clf: KeywordClassifier, samples: Iterable[Mapping[str, Any]]) -> Ev
     rep = EvalReport()
     for s in samples:
         res = clf.classify(s["text"], title=s.get("title"), target=s.get("target"))
-        gold = s["category"]
+        gold = s["category"] if "category" in s else s["label"]
         rep.n += 1
         ok = res.category == gold or (res.category is None and gold in OTHER)
         rep.correct += ok

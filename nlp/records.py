@@ -1,4 +1,4 @@
-"""Reading past complaint records (CSV or XLSX) for learning."""
+"""Reading past complaint records (CSV, XLSX or JSON lines) for learning."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ class Record:
 
 
 def _rows(path: Path) -> Iterator[dict[str, str]]:
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        import json
+
+        with path.open(encoding="utf-8-sig") as fh:
+            for line in fh:
+                if line.strip():
+                    obj = json.loads(line)
+                    yield {str(k): "" if v is None else str(v) for k, v in obj.items()}
+        return
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import flag_modified
@@ -106,6 +106,20 @@ class SqlCaseRepository:
             return None
         handler = row.get("handler")
         return str(handler) if handler else None
+
+    def duplicate_candidates(self, since: datetime, department: str | None,
+                             category: str | None, exclude_user: tuple[str, str],
+                             limit: int = 100) -> list[tuple[str, str, str]]:
+        """(number, grievance, target) of recent open cases of the same department or
+        category, newest first: the only cases a new complaint can duplicate."""
+        q = select(CaseRow.number, CaseRow.grievance, CaseRow.target).where(
+            col(CaseRow.status).in_(_OPEN_VALUES),
+            col(CaseRow.received_at) >= since.astimezone(timezone.utc),
+            or_(col(CaseRow.department) == department, col(CaseRow.category) == category),
+            ~and_(col(CaseRow.complainant_channel) == exclude_user[0],
+                  col(CaseRow.complainant_user) == exclude_user[1]),
+        ).order_by(col(CaseRow.id).desc()).limit(limit)
+        return [(n, g, t) for n, g, t in self.session.execute(q).all()]
 
     def open_since(self, since: datetime) -> list[Case]:
         rows = self.session.scalars(select(CaseRow).where(

@@ -31,7 +31,8 @@ from storage.uow import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 TargetResolver = Callable[[str], "tuple[str, str] | None"]  # text -> (kind, id)
-DuplicateFinder = Callable[[str, str, Sequence[Case]], "list[tuple[str, float]]"]
+DuplicateFinder = Callable[[str, str, Sequence[tuple[str, str, str]]],
+                           "list[tuple[str, float]]"]
 CorrectionParser = Callable[[str], "str | None"]
 LOW_CONFIDENCE = 0.5
 COMMAND = re.compile(r"^/[A-Za-z_]+(@\w+)?(\s|$)")  # "/start x", not a path like "/tmp/a.jpg"
@@ -557,11 +558,11 @@ class DialogEngine:
     def _duplicates(self, turn: Turn) -> list[list[Any]]:
         if self.find_duplicates is None:
             return []
-        since = turn.now - timedelta(days=30)
-        candidates = turn.uow.cases.open_since(since)
-        mine = (turn.inbound.channel, turn.inbound.user_id)
-        candidates = [c for c in candidates
-                      if (c.complainant.channel, c.complainant.user_id) != mine]
+        candidates = turn.uow.cases.duplicate_candidates(
+            turn.now - timedelta(days=30), turn.data.get("department"),
+            turn.data.get("category"), (turn.inbound.channel, turn.inbound.user_id))
+        if not candidates:
+            return []
         grievance = "\n".join(turn.data.get("grievance") or [])
         found = self.find_duplicates(grievance, str(turn.data.get("target", "")), candidates)
         return [[number, round(score, 3)] for number, score in found[:3]]

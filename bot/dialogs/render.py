@@ -15,7 +15,7 @@ from core.pack import Pack
 
 class Renderer:
     def __init__(self, pack: Pack, catalogue: Catalogue,
-                 mask_text: "None | object" = None) -> None:
+                 mask_text: None | object = None) -> None:
         self.pack = pack
         self.cat = catalogue
         self.tz = ZoneInfo(pack.timezone)

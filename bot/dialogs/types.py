@@ -25,7 +25,7 @@ class Inbound:
     attachments: tuple[Attachment, ...] = ()
     contact_phone: str | None = None  # a shared contact (Telegram's request_contact)
     update_id: str | None = None  # platform id used to drop redeliveries
-    language: str | None = None  # "zh-CN" | "en" or a platform language code ("en-US", "zh-hans")
+    language: str | None = None  # "zh-CN", "en" or a platform code ("en-US", "zh-hans")
     display_name: str | None = None
     chat_id: str | None = None  # a group chat the message came from, if not a private one
 
@@ -42,5 +42,5 @@ class Reply:
 
     text: str
     choices: tuple[Choice, ...] = ()
-    request_contact: bool = False  # offer a "share my phone number" button where the channel has one
+    request_contact: bool = False  # offer a "share my phone number" button where possible
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)

@@ -78,14 +78,15 @@ class _Window:
 class RateLimiter:
     """Overall, per-chat and per-group send limits for one bot token.
 
-    Defaults: 30 sends in any second overall; 3 in any 3 s per chat (about 1/s, with room for
-    a reply's text and photo together); 20 in any minute per group chat (negative chat id).
+    Defaults: 30 sends in any second overall, smoothed to 6 in any 0.2 s so that jitter
+    between booking a send and Telegram receiving it can't pile two bursts into one second;
+    3 in any 3 s per chat (about 1/s, with room for a reply's text and photo together); 20 in
+    any minute per group chat (negative chat id).
     """
 
     def __init__(
         self,
-        overall_limit: int = 30,
-        overall_period: float = 1.0,
+        overall: tuple[tuple[int, float], ...] = ((30, 1.0), (6, 0.2)),
         chat_limit: int = 3,
         chat_period: float = 3.0,
         group_limit: int = 20,
@@ -93,7 +94,7 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._overall = _Window(overall_limit, overall_period)
+        self._overall = [_Window(limit, period) for limit, period in overall]
         self._chat_window = (chat_limit, chat_period)
         self._group_window = (group_limit, group_period)
         self._chats: dict[str, _Window] = {}
@@ -106,7 +107,7 @@ class RateLimiter:
         """Book the earliest allowed send to `chat_id`; -> seconds to wait before sending.
         Raises RateLimited (booking nothing) when that is more than `max_wait` away."""
         now = self._clock()
-        windows = [self._overall, self._chats.setdefault(chat_id, _Window(*self._chat_window))]
+        windows = [*self._overall, self._chats.setdefault(chat_id, _Window(*self._chat_window))]
         if is_group_chat(chat_id):
             windows.append(self._groups.setdefault(chat_id, _Window(*self._group_window)))
         at = max(now, self._paused.get(chat_id, 0.0))

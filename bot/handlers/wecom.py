@@ -33,6 +33,12 @@ from starlette.routing import Route
 from wechatpy.exceptions import WeChatClientException
 
 from bot.dialogs.types import Attachment, Inbound, Reply
+from bot.handlers.wechat_common import (
+    PASSIVE_BUDGET_SECONDS,
+    DeadlineRunner,
+    Engine,
+    deliver_with_retries,
+)
 from bot.handlers.wechat_crypto import (
     BadSignature,
     CallbackCrypto,
@@ -40,12 +46,6 @@ from bot.handlers.wechat_crypto import (
     CallbackMessage,
     CallbackQuery,
     StaleTimestamp,
-)
-from bot.handlers.wechat_mp import (
-    PASSIVE_BUDGET_SECONDS,
-    DeadlineRunner,
-    Engine,
-    deliver_with_retries,
 )
 from bot.handlers.wechat_sender import chunk_text, render_reply
 from bot.handlers.wechat_tokens import WorkClient

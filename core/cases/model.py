@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     REGISTERED = "registered"
     ASSIGNED = "assigned"
     ACCEPTED = "accepted"
@@ -47,7 +47,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """Severity tiers of DOMAIN.md §3, in rising order."""
 
     GENERAL = "一般"
@@ -63,19 +63,19 @@ class Tier(str, Enum):
         return self if self.rank >= other.rank else other
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     UPHELD = "支持"
     EXPLAINED = "解释"
     NOT_UPHELD = "不予支持"
 
 
-class Satisfaction(str, Enum):
+class Satisfaction(StrEnum):
     SATISFIED = "满意"
     BASICALLY = "基本满意"
     UNSATISFIED = "不满意"
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     COMPLAINT = "投诉"
     SUGGESTION = "建议"
     ENQUIRY = "咨询"

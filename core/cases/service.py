@@ -19,10 +19,10 @@ from core.cases.model import (
 )
 from core.cases.numbering import format_number, numbering_scope
 from core.cases.ports import UnitOfWork
+from core.cases.timeline import Milestone, due_milestones, next_check
 from core.cases.workcal import WorkingCalendar
 from core.clock import Clock
 from core.pack import Duration, Pack, Unit
-from core.cases.timeline import Milestone, due_milestones, next_check
 from core.routing.assign import holder_of_level, level_up, may_act_on, pick_handler
 
 

@@ -9,6 +9,13 @@ import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.db import make_engine
 
 target_metadata = SQLModel.metadata
+# Tables made by hand-written migrations without an SQLModel class (WeChat token cache...).
+MANUAL_TABLES = {"wechat_token_cache", "wechat_token_lease", "wechat_last_seen"}
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    return not (type_ == "table" and name in MANUAL_TABLES)
 config = context.config
 
 
@@ -20,6 +27,7 @@ def run_migrations_online() -> None:
         engine = make_engine(Settings().database_url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
+                          include_object=include_object,
                           render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
             context.run_migrations()
