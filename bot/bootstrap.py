@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from bot.cn_calendar import ChineseOfficialCalendar
 from bot.dialogs.engine import DialogEngine
+from bot.digests import Digests
 from bot.dialogs.render import Renderer
 from bot.dispatcher import OutboxDispatcher
 from bot.i18n import Catalogue
@@ -202,7 +203,7 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True,
             uow.commit()
 
     dispatcher = OutboxDispatcher(store, clock, on_unreachable)
-    sweeper = Sweeper(uow_factory, service, clock)
+    sweeper = Sweeper(uow_factory, service, clock, Digests(the_pack, renderer, notices, clock))
     return App(settings, loaded, the_pack, db, clock, calendar, catalogue, renderer, service,
                classifier, engine, store, dispatcher, notices, sweeper)
 

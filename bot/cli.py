@@ -96,6 +96,43 @@ def sweep() -> None:
 
 
 @app.command()
+def report(
+    period: Annotated[str, typer.Argument(help="monthly or weekly")] = "monthly",
+    month: Annotated[Optional[str], typer.Option(help="YYYY-MM (default: this month)")] = None,
+    week_of: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD: the week starting then")]
+    = None,
+    lang: Annotated[str, typer.Option(help="zh-CN or en")] = "zh-CN",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Period statistics as the institutions' report tables have them (DOMAIN.md §6)."""
+    from datetime import datetime, timedelta
+
+    from bot.reports import month_bounds, render_report, report_json
+    from core.stats import period_report
+
+    the_app = _app()
+    now = the_app.clock.now().astimezone(the_app.renderer.tz)
+    if period == "monthly":
+        start, end = month_bounds(month or now.strftime("%Y-%m"), the_app.pack.timezone)
+        title = "report.monthly_title"
+    elif period == "weekly":
+        first = (datetime.fromisoformat(week_of).replace(tzinfo=the_app.renderer.tz) if week_of
+                 else (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
+                                                                    microsecond=0))
+        start, end, title = first, first + timedelta(days=7), "report.weekly_title"
+    else:
+        typer.echo("Period must be monthly or weekly.", err=True)
+        raise typer.Exit(2)
+    with the_app.uow() as uow:
+        result = period_report(uow.cases.for_period(start, end), start, end,
+                               the_app.pack.households)
+    if as_json:
+        typer.echo(json.dumps(report_json(result), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_report(the_app.renderer, result, lang, title))
+
+
+@app.command()
 def serve() -> None:
     """Run the server: channels (webhooks/polling), the scheduler and the outbox dispatcher."""
     from bot.server import run

@@ -97,6 +97,9 @@ def learn(
     title_col: Annotated[Optional[str], typer.Option(help="Title column (weighted more).")] = None,
     label_map: Annotated[Optional[Path], typer.Option(help="YAML: label -> category.")] = None,
     folds: Annotated[int, typer.Option(help="k for k-fold held-out accuracy.")] = 5,
+    top_k: Annotated[int, typer.Option(help="Keywords kept per category.")] = 300,
+    l2: Annotated[float, typer.Option(help="Ridge penalty (larger: smoother weights).")] = 5e-4,
+    chars: Annotated[bool, typer.Option(help="Single characters as candidate keywords.")] = True,
     output: Annotated[Optional[Path], typer.Option(help="Where to write (default: the pack's "
                                                    "keywords.yaml).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Report only, write nothing.")] = False,
@@ -119,20 +122,29 @@ def learn(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     base = load_keyword_file(loaded.dir)
-    report = run_learn(loaded.pack, records, base, k=folds)
+    from nlp.learn import Options
+
+    opts = Options(top_k=top_k, l2=l2, chars=chars)
+    report = run_learn(loaded.pack, records, base, k=folds, options=opts)
     typer.echo(f"{len(records)} records; {folds}-fold held-out top-1 accuracy "
                f"{report.accuracy:.1%}, top-3 {report.top3:.1%}")
     for cat, (ok, n) in sorted(report.per_category.items(), key=lambda kv: -kv[1][1]):
         typer.echo(f"  {cat:<10} {ok:>4}/{n:<4} {ok / n:.0%}")
     for (gold, got), n in report.confusions.most_common(5):
         typer.echo(f"  confused: {gold} -> {got}: {n}")
+    typer.echo(f"calibration (held out, temperature {report.keywords.temperature}):")
+    for (lo, hi), (ok, n) in sorted(report.reliability.items()):
+        typer.echo(f"  confidence {lo:.2f}-{hi:.2f}: {ok}/{n} right ({ok / n:.0%})")
     if dry_run:
         return
     path = output or loaded.dir / FILE_NAME
     dump_keyword_file(report.keywords, path, header=(
         f"Keywords of pack {loaded.pack.id}, learned by `tousu nlp learn` from {file.name}\n"
         f"({len(records)} records; {folds}-fold held-out accuracy {report.accuracy:.1%}).\n"
-        "Review freely: weights ~1 are hints, ~3 decisive; delete words that make no sense."))
+        "Weights are those of a logistic regression over keyword hits (a keyword hits anywhere\n"
+        "in the text; title / first sentence count more); bias is the category's intercept.\n"
+        "Review freely: delete words that make no sense, or add hints under `seeds:` and run\n"
+        "`tousu nlp learn` again (seeds are learned from, synonyms and stopwords are kept)."))
     typer.echo(f"written: {path}")
 
 

@@ -18,6 +18,9 @@ from storage.uow import SqlUnitOfWork
 # manager's decision also go to each manager in person.
 BUTTONLESS_GROUPS = frozenset({"wecom_robot"})
 ACTIONABLE = frozenset({"extension_requested"})
+# Alerts carry an "acknowledge" button; the acknowledgement is recorded on the case.
+ALERT_KINDS = frozenset({"reminder", "overdue", "alert_tier", "major_report", "promise_missed",
+                         "reopened"})
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,12 @@ class NoticeWriter:
                            channel=to.channel, recipient=to.address, kind=notice.kind,
                            payload=reply_to_payload(reply), now=now, case_number=case.number)
 
-    def addresses(self, uow: SqlUnitOfWork, case: Case, to: str,
+    def addresses(self, uow: SqlUnitOfWork, case: Case | None, to: str,
                   kind: str = "") -> list[Address]:
+        """Where a notice goes. `case` is None for digests (no complainant, no accused)."""
+        accused = case.target_staff if case is not None else None
         if to == "complainant":
+            assert case is not None
             c = case.complainant
             return [Address(c.channel, c.user_id, c.language, None)] if c.reachable else []
         if to.startswith("staff:"):
@@ -64,10 +70,13 @@ class NoticeWriter:
                 return groups
             out: list[Address] = list(groups)
             for m in self.pack.managers():
-                if m.id != case.target_staff:
+                if m.id != accused:
                     out += self._staff(uow, m.id)
             return out
         raise ValueError(f"unknown notice recipient {to!r}")
+
+    def staff_addresses(self, uow: SqlUnitOfWork, staff_id: str) -> list[Address]:
+        return self._staff(uow, staff_id)
 
     def _staff(self, uow: SqlUnitOfWork, staff_id: str) -> list[Address]:
         linked = [Address(i.channel, i.address, self.pack.locale, staff_id)
@@ -105,7 +114,11 @@ class NoticeWriter:
             key = f"mgr:ext:{case.number}:{req}"
             choices = (Choice(f"{key}:ok", r.t(lang, "notify.choice_approve")),
                        Choice(f"{key}:no", r.t(lang, "notify.choice_refuse")))
-        elif notice.kind in ("complainant_answered", "extension_refused", "unreachable",
-                             "reminder") and to.reader:
+        elif notice.kind in ALERT_KINDS:
+            choices = (Choice(f"ack:{case.number}:{p['seq']}", r.t(lang, "notify.choice_ack")),)
+            if to.reader:
+                choices += (Choice(f"case:{case.number}", r.t(lang, "notify.choice_view")),)
+        elif notice.kind in ("complainant_answered", "extension_refused", "unreachable") \
+                and to.reader:
             choices = (Choice(f"case:{case.number}", r.t(lang, "notify.choice_view")),)
         return Reply(text, choices)

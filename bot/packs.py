@@ -18,6 +18,7 @@ from core.pack import (
     CalendarSpec,
     Category,
     Department,
+    DigestSchedule,
     Duration,
     EscalationStep,
     Pack,
@@ -101,6 +102,14 @@ class _Step(_Model):
     to: Literal["handler", "head", "managers", "director"]
 
 
+class _Digests(_Model):
+    daily: dt.time = dt.time(8, 30)
+    weekly_weekday: int = Field(default=0, ge=0, le=6)
+    weekly: dt.time = dt.time(9, 0)
+    monthly_day: int = Field(default=1, ge=1, le=28)
+    monthly: dt.time = dt.time(9, 0)
+
+
 class _Pack(_Model):
     model_config = ConfigDict(extra="allow")  # channel sections (wechat:, telegram:) live here too
 
@@ -123,6 +132,8 @@ class _Pack(_Model):
     staff: list[_Staff] = []
     categories: list[_Category] = Field(min_length=1)
     texts: dict[Literal["zh-CN", "en"], dict[str, str]] = {}
+    digests: _Digests = _Digests()
+    households: int | None = Field(default=None, gt=0)
 
     @field_validator("numbering")
     @classmethod
@@ -229,6 +240,9 @@ def _to_pack(m: _Pack) -> Pack:
         reminders=tuple(m.reminders),
         escalation=tuple(EscalationStep(s.percent, s.to) for s in m.escalation),
         texts={k: dict(v) for k, v in m.texts.items()},
+        digests=DigestSchedule(m.digests.daily, m.digests.weekly_weekday, m.digests.weekly,
+                               m.digests.monthly_day, m.digests.monthly),
+        households=m.households,
     )
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.digests import Digests
 from core.cases.service import CaseService, DomainError
 from core.clock import Clock
 from storage.uow import SqlUnitOfWork
@@ -18,20 +19,26 @@ class SweepReport:
     cases: int = 0
     steps: int = 0
     skipped: int = 0
+    digests: int = 0
 
 
 class Sweeper:
     def __init__(self, uow_factory: Callable[[], SqlUnitOfWork], service: CaseService,
-                 clock: Clock) -> None:
+                 clock: Clock, digests: Digests | None = None) -> None:
         self.uow_factory = uow_factory
         self.service = service
         self.clock = clock
+        self.digests = digests
 
     def run_once(self, batch: int = 1000) -> SweepReport:
         """Do everything due at the clock's `now`. Jobs call this with no arguments; running
         it again, or in another process at the same time, repeats nothing."""
         report = SweepReport()
         now = self.clock.now()
+        if self.digests is not None:
+            with self.uow_factory() as uow:
+                report.digests = self.digests.run(uow)
+                uow.commit()
         seen: set[str] = set()
         while True:
             with self.uow_factory() as uow:

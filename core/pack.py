@@ -99,6 +99,17 @@ class EscalationStep:
 
 
 @dataclass(frozen=True)
+class DigestSchedule:
+    """When the daily check (日盘点) and the weekly / monthly summaries go out (local time)."""
+
+    daily: time = time(8, 30)
+    weekly_weekday: int = 0  # Monday
+    weekly: time = time(9, 0)
+    monthly_day: int = 1
+    monthly: time = time(9, 0)
+
+
+@dataclass(frozen=True)
 class Pack:
     id: str
     name: str
@@ -126,6 +137,8 @@ class Pack:
         EscalationStep(200, "director"),
     )
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # locale -> key -> text
+    digests: DigestSchedule = field(default_factory=DigestSchedule)
+    households: int | None = None  # for the complaint rate of property reports
 
     def department(self, dept_id: str) -> Department | None:
         return next((d for d in self.departments if d.id == dept_id), None)

@@ -37,6 +37,15 @@ class Scored:
         return any(self.contributions)
 
 
+def _reasons(contrib: Mapping[str, float]) -> tuple[str, ...]:
+    """The words that explain a category, strongest first: words before single characters,
+    and no word that is part of a longer one already given (虫 when 虫子 is there)."""
+    pos = [k for k, v in contrib.items() if v > 0]
+    kept = [k for k in pos if not any(k != o and k in o for o in pos)]
+    kept.sort(key=lambda k: (len(k) < 2, -contrib[k]))
+    return tuple(kept[:MAX_REASONS])
+
+
 class KeywordClassifier:
     """Implements core.routing.classifier.Classifier for one pack."""
 
@@ -101,14 +110,9 @@ class KeywordClassifier:
             best = order[0]
             category = self.categories[best]
             confidence = round(probs[best], 4)
-            positive = sorted(
-                ((k, v) for k, v in scored.contributions[best].items() if v > 0),
-                key=lambda kv: -kv[1],
-            )
-            reasons = tuple(k for k, _ in positive[:MAX_REASONS])
+            reasons = _reasons(scored.contributions[best])
             extra["why"] = {
-                self.categories[i]: [k for k, v in sorted(
-                    scored.contributions[i].items(), key=lambda kv: -kv[1]) if v > 0][:MAX_REASONS]
+                self.categories[i]: list(_reasons(scored.contributions[i]))
                 for i in order[:3]
                 if scored.contributions[i]
             }

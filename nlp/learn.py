@@ -40,8 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 TOP_K = 300  # keywords kept per category
 MIN_DF = 2  # a candidate word must occur in this many training records
-L2 = 3e-3  # ridge penalty of the weights (per record, records weighted to mean 1)
-HINT_WEIGHT = 0.5  # weight of a seed keyword's pseudo-record against a real record
+L2 = 5e-4  # ridge penalty of the weights (per record, records weighted to mean 1)
+HINT_WEIGHT = 1.0  # weight of a seed keyword's pseudo-record against a real record
 MAX_ITER = 250
 REFIT_ITER = 150
 MIN_EXPORT = 0.005  # |weight| below this is not written
@@ -51,12 +51,13 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 _FUNCTION_CHARS = frozenset("的了吗呢吧啊呀哦嗯么着之其及与和或")
 _PLACE_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nsf"})
 _PLACE_SUFFIX = re.compile(r"^[\u4e00-\u9fff]{2,8}(省|市|区|县|镇|乡|村|街道|路|街|苑|府|小区)$")
-_GENERIC_PLACES = frozenset(
+_GENERIC_TEXT = (
     "老城区 开发区 居民区 住宅区 商业区 风景区 高新区 新农村 城中村 自然村 行政村 农村 "
     "马路 公路 道路 高速路 人行道 十字路 机动车道 非机动车道 老小区 新小区 本小区 该小区 "
     "安置小区 回迁小区 商品房小区 保障房小区 学区 校区 园区 景区 社区 街道 城区 市区 郊区 山区 "
-    "辖区 片区 小区".split()
+    "辖区 片区 小区"
 )
+_GENERIC_PLACES = frozenset(_GENERIC_TEXT.split())
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Options:
     hint_weight: float = HINT_WEIGHT
     max_iter: int = MAX_ITER
     refit_iter: int = REFIT_ITER
+    chars: bool = True  # single characters as candidates too
 
 
 # -- candidate keywords -------------------------------------------------------------------
@@ -127,7 +129,8 @@ def _good_pair(pair: str, stop: frozenset[str]) -> bool:
 
 
 def record_candidates(
-    tok: PackTokenizer, rec: Record, tags: Mapping[str, str], stop: frozenset[str]
+    tok: PackTokenizer, rec: Record, tags: Mapping[str, str], stop: frozenset[str],
+    chars: bool = False,
 ) -> set[str]:
     """Words and character pairs of a record, place and person names masked out."""
     text = f"{rec.title}\n{rec.text}" if rec.title else rec.text
@@ -146,13 +149,17 @@ def record_candidates(
             pair = run[i : i + 2]
             if _good_pair(pair, stop):
                 words.add(pair)
+        if chars:
+            words.update(ch for ch in run if ch not in _FUNCTION_CHARS and ch not in stop)
     return words
 
 
 def seed_words(pack: Pack, base: KeywordFile) -> dict[str, set[str]]:
     """category -> seed keywords: pack.yaml keywords plus the keyword file's seeds (a
     hand-written keyword file that was never learned counts as seeds as a whole)."""
-    seeds: dict[str, set[str]] = {c.name: {normalize(k) for k in c.keywords} for c in pack.categories}
+    seeds: dict[str, set[str]] = {
+        c.name: {normalize(k) for k in c.keywords} for c in pack.categories
+    }
     extra: Mapping[str, Iterable[str]] = base.seeds
     if not extra and not base.meta.get("learned"):
         extra = {c: ck.keywords for c, ck in base.categories.items()}
@@ -262,8 +269,6 @@ def _lbfgs(
     fun: Any, x0: NDArray[np.float64], max_iter: int, memory: int = 10, tol: float = 1e-6
 ) -> NDArray[np.float64]:
     """Plain L-BFGS with Armijo backtracking; enough for a smooth convex loss."""
-    import numpy as np
-
     x = x0.copy()
     f, g = fun(x)
     s_list: list[NDArray[np.float64]] = []
@@ -354,7 +359,7 @@ def train(
     tags = tags if tags is not None else _place_words()
     stop = COMMON_STOPWORDS | base.stopwords
     if candidates is None:
-        candidates = [record_candidates(tok, r, tags, stop) for r in records]
+        candidates = [record_candidates(tok, r, tags, stop, opts.chars) for r in records]
     seeds = seed_words(pack, base)
     df: Counter[str] = Counter()
     for cand in candidates:
@@ -465,7 +470,7 @@ def learn(
     tok = make_tokenizer(pack, base)
     tags = _place_words()
     stop = COMMON_STOPWORDS | base.stopwords
-    cands = [record_candidates(tok, r, tags, stop) for r in records]
+    cands = [record_candidates(tok, r, tags, stop, opts.chars) for r in records]
     labels = [r.label for r in records]
     report = LearnReport(keywords=base)
     scored: list[tuple[tuple[float, ...], int, Record]] = []
@@ -485,21 +490,21 @@ def learn(
                 scored.append((s.scores, gold, r))
                 order = sorted(range(len(categories)), key=lambda c: (-s.scores[c], c))
                 ok = s.matched and order[0] == gold
-                correct += ok
-                top3 += s.matched and gold in order[:3]
+                correct += int(ok)
+                top3 += int(s.matched and gold in order[:3])
                 c, n = report.per_category.get(r.label, (0, 0))
                 report.per_category[r.label] = (c + ok, n + 1)
                 if not ok:
                     got = categories[order[0]] if s.matched else "-"
                     report.confusions[(r.label, got)] += 1
             report.folds.append(FoldReport(correct / len(fold), top3 / len(fold), len(fold)))
-    temperature = fit_temperature([(s, g) for s, g, _ in scored]) if scored else 1.0
-    for s, g, _ in scored:
-        probs = _softmax(s, temperature)
+    temperature = fit_temperature([(raw, g) for raw, g, _ in scored]) if scored else 1.0
+    for raw, g, _ in scored:
+        probs = _softmax(raw, temperature)
         best = max(range(len(probs)), key=lambda c: (probs[c], -c))
         key = _bucket(probs[best])
-        ok, n = report.reliability.get(key, (0, 0))
-        report.reliability[key] = (ok + (best == g), n + 1)
+        right, n = report.reliability.get(key, (0, 0))
+        report.reliability[key] = (right + int(best == g), n + 1)
     cats = train(pack, records, base, opts, tok, tags, cands)
     meta: dict[str, Any] = {
         "learned": True,

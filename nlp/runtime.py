@@ -14,12 +14,18 @@ _DEFAULT = "tokenizer-default"
 
 
 def pack_vocabulary(pack: Pack, keywords: KeywordFile) -> set[str]:
-    """Every keyword, category, department, alias and staff name of the pack."""
-    words: set[str] = set()
-    for kws in merged_weights(pack, keywords).values():
-        words.update(kws)
-    for ck in keywords.categories.values():
-        words.update(ck.keywords)
+    """Every keyword, category, department, alias and staff name of the pack.
+
+    Of a learned keyword file only the seeds count: its learned keywords include character
+    pairs (子回) that must not become jieba words.
+    """
+    words: set[str] = {str(k).lower() for c in pack.categories for k in c.keywords}
+    if keywords.meta.get("learned"):
+        for seeds in keywords.seeds.values():
+            words.update(seeds)
+    else:
+        for kws in merged_weights(pack, keywords).values():
+            words.update(kws)
     for c in pack.categories:
         words.add(c.name)
     for d in pack.departments:

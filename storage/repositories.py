@@ -121,6 +121,17 @@ class SqlCaseRepository:
         ).order_by(col(CaseRow.id).desc()).limit(limit)
         return [(n, g, t) for n, g, t in self.session.execute(q).all()]
 
+    def for_period(self, start: datetime, end: datetime) -> list[Case]:
+        """Cases registered before `end` that were registered in [start, end) or still open
+        at `start` (DOMAIN.md §6: a period's table counts earlier open cases cumulatively)."""
+        s, e = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        rows = list(self.session.scalars(select(CaseRow).where(
+            col(CaseRow.received_at) < e,
+            or_(col(CaseRow.received_at) >= s, col(CaseRow.closed_at).is_(None),
+                col(CaseRow.closed_at) >= s),
+        ).order_by(col(CaseRow.id))))
+        return self.load_many(rows)
+
     def open_since(self, since: datetime) -> list[Case]:
         rows = self.session.scalars(select(CaseRow).where(
             col(CaseRow.status).in_(_OPEN_VALUES),

@@ -18,12 +18,12 @@ from typing import Any
 from bot.dialogs.flows import FLOWS, INTAKE, STAFF_ACTIONS, Flow, Step
 from bot.dialogs.render import Renderer
 from bot.dialogs.types import Attachment, Choice, Inbound, Reply
-from bot.dialogs.validation import InputError, clean_text, parse_phone
+from bot.dialogs.validation import InputError, clean_text, parse_phone, parse_when
 from bot.i18n import Catalogue, normalise_language
 from core.cases.model import Case, Evidence, Outcome, Satisfaction, Status, Tier
 from core.cases.service import CaseService, DomainError, Intake, TierSignal
 from core.clock import Clock
-from core.pack import Pack, Role
+from core.pack import Duration, Pack, Role, Unit
 from core.routing.classifier import Classification, Classifier
 from storage.tables import DialogStateRow
 from storage.uow import SqlUnitOfWork
@@ -289,6 +289,17 @@ class DialogEngine:
         if kind == "mgr":
             self._manager_choice(turn, rest)
             return True
+        if kind == "ack" and turn.staff_id:
+            number, _, seq = rest.rpartition(":")
+            fresh = self.service.acknowledge(turn.uow, number, turn.staff_id,
+                                             int(seq) if seq.isdigit() else -1)
+            turn.say(self.t(turn, "staff.done_ack" if fresh else "staff.already_ack",
+                            number=number))
+            return True
+        if kind == "recomplain" and not turn.staff_id:
+            self._own_case(turn, rest)
+            self._enter(turn, FLOWS["recomplain"], case=rest)
+            return True
         if kind == "survey" and not turn.staff_id:
             number, _, value = rest.rpartition(":")
             self._survey_answer(turn, number, value)
@@ -376,6 +387,21 @@ class DialogEngine:
             return
         if step.kind == "duplicate":
             self._prompt_duplicate(turn)
+            return
+        if step.kind == "when":
+            cal = self.service.calendar
+            today = turn.now.astimezone(self.render.tz).date()
+            options = []
+            if cal.is_working_day(today) and cal.end_of_day(today) > turn.now:
+                options.append(("staff.promise_today", cal.end_of_day(today)))
+            nxt = cal.next_working_day(today + timedelta(days=1))
+            options.append(("staff.promise_next", cal.end_of_day(nxt)))
+            third = cal.add(turn.now, Duration(3, Unit.WORKING_DAYS))
+            options.append(("staff.promise_three", third))
+            choices = [Choice(f"when:{at.isoformat()}",
+                              self.t(turn, key, when=self.render.when(at, turn.lang)))
+                       for key, at in options]
+            turn.say(self.t(turn, step.prompt, number=turn.data.get("case", "")), choices)
             return
         text = self.t(turn, step.prompt, number=turn.data.get("case", ""))
         if step.kind == "confirm":
@@ -590,6 +616,18 @@ class DialogEngine:
             return True
         raise InputError("invalid.choose")
 
+    def _answer_when(self, turn: Turn, flow: Flow, step: Step, choice: str | None) -> bool:
+        if choice and choice.startswith("when:"):
+            turn.data[step.id] = choice[5:]
+            return True
+        if choice is not None:
+            raise InputError("invalid.choose")
+        at = parse_when(turn.inbound.text, turn.now, self.service.calendar)
+        if at <= turn.now:
+            raise InputError("invalid.when_past")
+        turn.data[step.id] = at.isoformat()
+        return True
+
     def _answer_department(self, turn: Turn, flow: Flow, step: Step, choice: str | None) -> bool:
         ids = {d.id for d in self.pack.departments}
         dept = choice[5:] if choice and choice.startswith("dept:") else None
@@ -700,6 +738,20 @@ class DialogEngine:
         self.service.resolve(turn.uow, number, self._sid(turn), outcome, text)
         turn.say(self.t(turn, "staff.done_resolve", number=number, outcome=outcome.value))
 
+    def finish_promise(self, turn: Turn) -> None:
+        number = str(turn.data["case"])
+        by = datetime.fromisoformat(str(turn.data["when"]))
+        self._clear(turn)
+        case = self.service.promise(turn.uow, number, self._sid(turn), by)
+        self._done(turn, case, "staff.done_promise", when=self.render.when(by, turn.lang))
+
+    def finish_recomplain(self, turn: Turn) -> None:
+        number, text = str(turn.data["case"]), str(turn.data["text"])
+        self._clear(turn)
+        case = self.service.recomplain(turn.uow, number, text)
+        turn.say(self.t(turn, "recomplain.done", number=number,
+                        due=self.render.when(case.due_resolution, turn.lang)))
+
     def finish_not_accept(self, turn: Turn) -> None:
         number, reason = str(turn.data["case"]), str(turn.data["reason"])
         self._clear(turn)
@@ -763,6 +815,11 @@ class DialogEngine:
         for c in open_cases[:3]:
             choices.append(Choice(f"relay:{c.number}", self.t(turn, "menu.message_handler",
                                                               number=c.number)))
+        recent = turn.now - timedelta(days=30)
+        for c in cases:
+            if c.status == Status.CLOSED and c.closed_at and c.closed_at >= recent:
+                choices.append(Choice(f"recomplain:{c.number}",
+                                      self.t(turn, "menu.recomplain", number=c.number)))
         if cases:
             choices.append(Choice("menu:mycases", self.t(turn, "menu.mycases")))
         choices.append(Choice("menu:help", self.t(turn, "menu.help")))
@@ -841,6 +898,10 @@ class DialogEngine:
             assert flow_id is not None
             self._enter(turn, FLOWS[flow_id], case=number, current_department=case.department)
 
+    def _is_manager(self, turn: Turn) -> bool:
+        member = self.pack.member(turn.staff_id) if turn.staff_id else None
+        return member is not None and bool({Role.MANAGER, Role.DIRECTOR} & member.roles)
+
     def _manager_choice(self, turn: Turn, rest: str) -> None:
         """mgr:ext:<number>:<request>:ok|no — an extension decision from a manager."""
         sid = turn.staff_id
@@ -868,6 +929,8 @@ class DialogEngine:
         flow = FLOWS.get(turn.state.flow or "")
         if choice and choice.startswith("mgr:"):
             self._manager_choice(turn, choice[4:])
+        elif choice and choice.startswith("ack:") and self._is_manager(turn):
+            self._global_choice(turn, choice)
         elif flow is not None and flow.staff_only and turn.staff_id:
             self._step(turn, flow, choice)
         elif choice:

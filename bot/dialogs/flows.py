@@ -19,7 +19,7 @@ class Step:
     id: str
     prompt: str  # catalogue key of the question
     kind: str = "text"  # text | phone | multi | choice | category | department | int | confirm
-    #                     | duplicate
+    #                     | duplicate | when
     choices: tuple[tuple[str, str], ...] = ()  # (value, catalogue key of the label)
     max_len: int = 500
     min_len: int = 1
@@ -101,6 +101,14 @@ RESOLVE = Flow("resolve", (
     Step("text", "staff.ask_reply", max_len=2000),
 ), finish="finish_resolve", staff_only=True)
 
+PROMISE = Flow("promise", (
+    Step("when", "staff.ask_promise", kind="when"),
+), finish="finish_promise", staff_only=True)
+
+RECOMPLAIN = Flow("recomplain", (
+    Step("text", "recomplain.ask", max_len=1000),
+), finish="finish_recomplain")
+
 NOT_ACCEPT = Flow("not_accept", (
     Step("reason", "staff.ask_not_accept_reason", max_len=300),
 ), finish="finish_not_accept", staff_only=True)
@@ -111,7 +119,7 @@ REFUSE_EXTENSION = Flow("refuse_extension", (
 
 FLOWS: dict[str, Flow] = {f.id: f for f in (
     INTAKE, SURVEY_REASON, RELAY, PROGRESS, ASK, TRANSFER, EXTEND, RESOLVE, NOT_ACCEPT,
-    REFUSE_EXTENSION,
+    REFUSE_EXTENSION, PROMISE, RECOMPLAIN,
 )}
 
 # Staff actions offered on a case card: (verb, catalogue key, flow or None for immediate)
@@ -120,6 +128,7 @@ STAFF_ACTIONS: tuple[tuple[str, str, str | None], ...] = (
     ("progress", "staff.action_progress", "progress"),
     ("ask", "staff.action_ask", "ask"),
     ("transfer", "staff.action_transfer", "transfer"),
+    ("promise", "staff.action_promise", "promise"),
     ("extend", "staff.action_extend", "extend"),
     ("resolve", "staff.action_resolve", "resolve"),
     ("evidence", "staff.action_evidence", None),

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import date, datetime, time
 
 import phonenumbers
+
+from core.cases.workcal import WorkingCalendar
+from core.pack import Duration, Unit
 
 
 class InputError(Exception):
@@ -69,3 +73,27 @@ def display_phone(e164: str | None) -> str:
                                           phonenumbers.PhoneNumberFormat.NATIONAL)
     except phonenumbers.NumberParseException:
         return e164
+
+
+def parse_when(text: str | None, now: datetime, calendar: WorkingCalendar) -> datetime:
+    """A promised time typed by staff: "2026-11-27", "11-27", "11-27 15:00", "2026-11-27 15:00",
+    or a number of working days ("3"). A date without a time means the end of that day."""
+    raw = " ".join((text or "").replace("/", "-").replace("：", ":").split())
+    if not raw:
+        raise InputError("invalid.empty")
+    tz = calendar.tz
+    local_now = now.astimezone(tz)
+    if raw.isdigit() and 0 < int(raw) <= 60:
+        return calendar.add(now, Duration(int(raw), Unit.WORKING_DAYS))
+    date_part, _, time_part = raw.partition(" ")
+    pieces = date_part.split("-")
+    try:
+        if len(pieces) == 2:
+            pieces = [str(local_now.year), *pieces]
+        day = date(int(pieces[0]), int(pieces[1]), int(pieces[2]))
+        if time_part:
+            hh, _, mm = time_part.partition(":")
+            return datetime.combine(day, time(int(hh), int(mm or 0)), tzinfo=tz)
+    except (ValueError, IndexError) as exc:
+        raise InputError("invalid.when") from exc
+    return calendar.end_of_day(day)

@@ -9,17 +9,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels import ChannelRuntime
-from bot.handlers.tg_adapter import TelegramBridge, TelegramDriver, map_language
+from bot.handlers.tg_adapter import (
+    ApiRetryAfter,
+    ApiTransient,
+    TelegramBridge,
+    TelegramDriver,
+    map_language,
+)
 from bot.handlers.tg_sender import RateLimiter, TelegramSender
 from bot.settings import Settings
 
@@ -27,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+T = TypeVar("T")
 
 
 def make_driver(settings: Settings) -> TelegramDriver:
@@ -89,14 +98,17 @@ class TelegramChannel:
     def bot_username(self) -> str | None:
         return self.bridge.bot_username
 
-    async def start(self) -> None:
-        self.me = await self.driver.open(self.bridge.handle_update)
+    async def start(self, attempts: int = 5) -> None:
+        """getMe, then setWebhook or start polling; network trouble is retried a few times,
+        a wrong token or a refused webhook URL fails the server's startup at once."""
+        self.me = await _retrying(lambda: self.driver.open(self.bridge.handle_update), attempts)
         self._opened = True
         if not self.bridge.bot_username:
             self.bridge.bot_username = self.me.get("username")
         if self.mode == "webhook":
-            assert self.secret is not None
-            await self.driver.set_webhook(self.webhook_url, self.secret)
+            secret = self.secret
+            assert secret is not None
+            await _retrying(lambda: self.driver.set_webhook(self.webhook_url, secret), attempts)
             log.info("telegram webhook set to %s (%s)", self.webhook_url, self.driver.name)
         else:
             await self.bridge.start_polling()
@@ -138,6 +150,43 @@ class TelegramChannel:
             start=self.start,
             stop=self.stop,
         )
+
+
+async def _retrying(call: Callable[[], Awaitable[T]], attempts: int) -> T:
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (ApiTransient, ApiRetryAfter) as exc:
+            if attempt == attempts - 1:
+                raise
+            delay = exc.retry_after if isinstance(exc, ApiRetryAfter) else min(2.0**attempt, 10)
+            log.warning("telegram not reachable (%s); retrying in %.0fs", exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def fetch_bot_username(settings: Settings) -> str | None:
+    """The bot's @username for deep links (`tousu staff invite`): the setting, else getMe
+    through the configured driver. Synchronous, for the CLI; None without a token."""
+    if settings.telegram_bot_username:
+        return settings.telegram_bot_username.lstrip("@")
+    if settings.telegram_token is None:
+        return None
+
+    async def ask() -> str | None:
+        driver = make_driver(settings)
+
+        async def ignore(_: dict[str, Any]) -> None:
+            return None
+
+        try:
+            me = await driver.open(ignore)
+        finally:
+            await driver.close()
+        username = me.get("username")
+        return str(username) if username else None
+
+    return asyncio.run(ask())
 
 
 def build(app: Any) -> ChannelRuntime | None:

@@ -123,8 +123,9 @@ class PtbDriver:
         return bot
 
     async def open(self, on_update: UpdateCallback) -> JSON:
+        if self._callback is None:
+            self.app.add_handler(TypeHandler(Update, self._on_update))
         self._callback = on_update
-        self.app.add_handler(TypeHandler(Update, self._on_update))
         try:
             await self.app.initialize()  # getMe
         except TelegramError as exc:

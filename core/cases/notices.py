@@ -52,6 +52,10 @@ def notices_for(case: Case, event: Event) -> list[Notice]:
                                                   "text": d.get("text", "")}))
     elif t in ("survey_sent", "survey_reminder"):
         out.append(("survey", ["complainant"], {}))
+    elif t == "promised":
+        out.append(("promised", ["complainant"], {"due": d.get("due")}))
+    elif t == "promise_missed":
+        out.append(("promise_missed", _staff(case.handler), {}))
     elif t == "major_report":
         out.append(("major_report", ["managers"], {"week": d.get("week")}))
     elif t == "reopened":
@@ -79,5 +83,6 @@ def notices_for(case: Case, event: Event) -> list[Notice]:
         for r in recipients:
             if r == f"staff:{case.target_staff}":
                 continue
-            notices.append(Notice(kind, r, params, dedupe=f"{case.number}:{event.seq}:{kind}:{r}"))
+            notices.append(Notice(kind, r, {**params, "seq": event.seq},
+                                  dedupe=f"{case.number}:{event.seq}:{kind}:{r}"))
     return notices

@@ -26,6 +26,10 @@ from core.pack import Duration, Pack, Unit
 from core.routing.assign import holder_of_level, level_up, may_act_on, pick_handler
 
 
+ALERT_EVENTS = frozenset({"reminder", "escalated", "tier_raised", "major_report",
+                          "promise_missed", "reopened"})
+
+
 class DomainError(Exception):
     """A refused action, with a catalogue key the dialog layer renders for the user."""
 
@@ -304,6 +308,33 @@ class CaseService:
         uow.cases.save(case)
         return case
 
+    def promise(self, uow: UnitOfWork, number: str, staff_id: str, by: datetime) -> Case:
+        """A promised reply time ("I'll reply by Friday") is a deadline too (DOMAIN.md §4)."""
+        case = self._load(uow, number)
+        self._check_staff(case, staff_id)
+        if not case.is_open:
+            raise DomainError("error.not_open", number=number)
+        if by <= self._now():
+            raise DomainError("error.promise_past")
+        self._ensure_accepted(case, staff_id)
+        case.record("promised", self._now(), f"staff:{staff_id}", due=by.isoformat())
+        uow.cases.save(case)
+        return case
+
+    def acknowledge(self, uow: UnitOfWork, number: str, staff_id: str, seq: int) -> bool:
+        """Acknowledge an alert (reminder, escalation); False if already acknowledged."""
+        case = self._load(uow, number)
+        if staff_id == case.target_staff:
+            raise DomainError("error.recused", number=number)
+        if not any(e.seq == seq and e.type in ALERT_EVENTS for e in case.history()):
+            raise DomainError("error.no_such_alert", number=number)
+        if any(e.type == "acknowledged" and e.data.get("event") == seq
+               and e.actor == f"staff:{staff_id}" for e in case.history()):
+            return False
+        case.record("acknowledged", self._now(), f"staff:{staff_id}", event=seq)
+        uow.cases.save(case)
+        return True
+
     def not_accept(self, uow: UnitOfWork, number: str, staff_id: str, reason: str) -> Case:
         case = self._load(uow, number)
         self._check_staff(case, staff_id)
@@ -311,6 +342,7 @@ class CaseService:
             raise DomainError("error.reason_required")
         case.move(Status.NOT_ACCEPTED, self._now(), f"staff:{staff_id}", "not_accepted",
                   reason=reason)
+        case.closed_at = self._now()
         uow.cases.save(case)
         return case
 
@@ -319,6 +351,7 @@ class CaseService:
     def withdraw(self, uow: UnitOfWork, number: str, reason: str = "") -> Case:
         case = self._load(uow, number)
         case.move(Status.WITHDRAWN, self._now(), "complainant", "withdrawn", reason=reason)
+        case.closed_at = self._now()
         uow.cases.save(case)
         return case
 
@@ -351,6 +384,9 @@ class CaseService:
             case.move(Status.CLOSED, now, "system", "closed", key=m.key,
                       reason=str(m.param("reason")))
             case.closed_at = now
+        elif m.action == "promise_due":
+            case.record("promise_missed", now, "system", key=m.key,
+                        promised=m.param("promised"), to=case.handler)
         elif m.action == "major_report":
             case.record("major_report", now, "system", key=m.key, week=m.param("week"))
 

@@ -77,6 +77,7 @@ def milestones(case: Case, pack: Pack, calendar: WorkingCalendar) -> list[Milest
                          (("tier", Tier.HOT.value), ("reason", "unresolved after one week"))))
     out.append(Milestone("tier:month", case.received_at + MONTH, "tier",
                          (("tier", Tier.MAJOR.value), ("reason", "unresolved after one month"))))
+    out.extend(_promises(case))
     became_major = next((e.at for e in case.history() if e.type == "tier_raised"
                          and e.data.get("to") == Tier.MAJOR.value), None)
     if case.tier == Tier.MAJOR and became_major is not None:
@@ -84,6 +85,22 @@ def milestones(case: Case, pack: Pack, calendar: WorkingCalendar) -> list[Milest
         out.append(Milestone(f"major:{n}", became_major + WEEK * n, "major_report",
                              (("week", n),)))
     return out
+
+
+REPLY_EVENTS = frozenset({"progress", "resolved", "asked_complainant"})
+
+
+def _promises(case: Case) -> list[Milestone]:
+    """The latest promised reply time, unless a reply to the complainant followed it."""
+    history = case.history()
+    promised = [e for e in history if e.type == "promised"]
+    if not promised:
+        return []
+    last = promised[-1]
+    if any(e.seq > last.seq and e.type in REPLY_EVENTS for e in history):
+        return []
+    due = datetime.fromisoformat(str(last.data["due"]))
+    return [Milestone(f"promise:{last.seq}", due, "promise_due", (("promised", last.seq),))]
 
 
 def _after_resolution(case: Case, pack: Pack, calendar: WorkingCalendar) -> list[Milestone]:

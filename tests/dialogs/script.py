@@ -23,8 +23,10 @@ class RecordingSender:
     async def send(self, message: Outbound) -> None:
         self.sent.append(message)
 
-    def to(self, recipient: str) -> list[Outbound]:
-        return [m for m in self.sent if m.recipient == recipient]
+    def to(self, recipient: str, *, digests: bool = False) -> list[Outbound]:
+        """What `recipient` got (daily digests left out unless asked for)."""
+        return [m for m in self.sent if m.recipient == recipient
+                and (digests or m.kind != "digest")]
 
 
 def deliver(app: App) -> int:

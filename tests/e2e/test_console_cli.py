@@ -46,7 +46,7 @@ def test_file_handle_rate_from_the_terminal(tmp_path: Path) -> None:
     assert "编号 2611-0001" in out and "2026年12月2日 17:30" in out
 
     staff = tousu(tmp_path, "chat", "--as", "ma", now="2026-11-23T10:00:00+08:00",
-                  stdin="\n".join(["1", "5", "2", "已更换供应商并对厨房消毒，向家长致歉", ""]))
+                  stdin="\n".join(["1", "6", "2", "已更换供应商并对厨房消毒，向家长致歉", ""]))
     # the assignment card arrives last, so "1" presses its first button (受理)
     assert "【新案件】" in staff and "138****5678" in staff
     assert "已办结（解释）" in staff

@@ -167,3 +167,32 @@ def test_migrations_are_idempotent(db_app: App) -> None:
 
 def _noop(*_: object) -> Callable[[], None]:
     return lambda: None
+
+
+def test_a_sweep_killed_midway_is_finished_by_the_next_one_without_repeats(
+        db_app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    numbers = [_register(db_app, user=f"u{i}") for i in range(6)]
+    clock = db_app.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(timedelta(days=20))
+    real = db_app.service.sweep_case
+    done: list[str] = []
+
+    def dies_after_three(uow, number):  # type: ignore[no-untyped-def]
+        if len(done) == 3:
+            raise KeyboardInterrupt("process killed")  # not caught by the sweeper
+        done.append(number)
+        return real(uow, number)
+
+    monkeypatch.setattr(db_app.service, "sweep_case", dies_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        db_app.sweeper.run_once()
+    monkeypatch.setattr(db_app.service, "sweep_case", real)
+    report = db_app.sweeper.run_once()
+    assert report.cases == 3
+    with db_app.uow() as uow:
+        for number in numbers:
+            case = uow.cases.get(number)
+            assert case is not None
+            keys = [e.data["key"] for e in case.events if "key" in e.data]
+            assert len(keys) == len(set(keys)) == 7

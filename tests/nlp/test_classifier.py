@@ -81,4 +81,4 @@ def test_accuracy_on_phone_typed_complaints(name: str) -> None:
     # dev: written before the keyword file, but seen while writing it; fresh: written after
     # the keyword file was frozen (see bench/README_nlp.md). Floors guard against regressions.
     assert dev.accuracy >= 0.85, dev.errors
-    assert fresh.accuracy >= 0.5, fresh.errors
+    assert fresh.accuracy >= 0.7, fresh.errors

@@ -104,14 +104,24 @@ def test_classify_cli_jsonl(school) -> None:
 def test_hotline_kfold_on_hz_liuyan() -> None:
     data = SHARED_DATA / "hz_liuyan.csv"
     if not data.is_file():
-        pytest.skip("shared/data/hz_liuyan.csv not available")
+        pytest.skip("shared/data/hz_liuyan.csv not available (development data, not in the repo)")
+    from nlp.learn import Options
     from tests.nlp.packutil import load_test_pack
 
-    pack, d = load_test_pack("hotline")
+    pack, _ = load_test_pack("hotline")
     mapping = yaml.safe_load((PACKS / "hotline" / "label_map.yaml").read_text(encoding="utf-8"))
     recs = read_records(data, ["content"], "domain", title_col="title", label_map=mapping)
     assert len(recs) > 1200
-    rep = learn(pack, recs, load_keyword_file(d), k=5)
+    # the options packs/hotline/keywords.yaml was learned with (bench/README_nlp.md)
+    rep = learn(pack, recs, None, k=5, options=Options(l2=0.003, chars=False))
     majority = max(sum(r.label == c for r in recs) for c in {r.label for r in recs}) / len(recs)
-    assert rep.accuracy > majority + 0.08  # clearly better than always saying 城乡建设
-    assert rep.top3 > 0.8
+    # Measured 60.7% top-1 / 89.5% top-3. The 85% floor is NOT met on hz_liuyan: its
+    # domain labels are coarse and overlap (see bench/README_nlp.md); this guards regressions.
+    assert rep.accuracy >= 0.58 and rep.accuracy > majority + 0.1
+    assert rep.top3 >= 0.87
+    # calibration: confident answers are right more often than unsure ones
+    hi = [(ok, n) for (lo, _), (ok, n) in rep.reliability.items() if lo >= 0.85]
+    lo_ = [(ok, n) for (lo, hi_), (ok, n) in rep.reliability.items() if hi_ <= 0.55]
+    acc_hi = sum(o for o, _ in hi) / sum(n for _, n in hi)
+    acc_lo = sum(o for o, _ in lo_) / sum(n for _, n in lo_)
+    assert acc_hi > acc_lo + 0.3

@@ -42,7 +42,7 @@ PHONE = "13812345678"
 class Journey:
     fake: FakeBotApi
     app: App
-    harness: Harness
+    harness: Harness | None = None  # None when `tousu serve`'s own ASGI app runs the channel
 
     async def send(self, update: dict[str, Any]) -> list[dict[str, Any]]:
         """Wait until the bot has handled `update`; -> the bot's new messages in that chat."""
@@ -174,6 +174,7 @@ async def test_complaint_journey(journey: Journey) -> None:
     shown = await j.press(handler, f"act:evidence:{number}")
     assert any("photo" in m for m in shown)
     evidence_ref = j.case(number).evidence[0].ref
+    assert j.harness is not None
     assert await j.harness.channel.driver.download(evidence_ref) == b"\xff\xd8 homework photo"
 
     # the handler asks the complainant; the answer is relayed, identities stay hidden
@@ -254,7 +255,7 @@ async def test_redelivery_429_and_403(journey: Journey) -> None:
     assert fake.calls_to("sendMessage")[-1].status == 429
     assert all(number not in text for text in fake.texts_to(handler["id"]))
     clock = j.app.clock
-    assert isinstance(clock, FixedClock)
+    assert isinstance(clock, FixedClock) and j.harness is not None
     clock.advance(timedelta(seconds=3))
     assert await j.deliver() == 0  # not due yet: retry_after is 7 s
     clock.advance(timedelta(seconds=5))

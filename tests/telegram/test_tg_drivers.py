@@ -10,8 +10,16 @@ import httpx
 import pytest
 
 from bot.dialogs.types import Inbound, Reply
+from bot.settings import Settings
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.harness import DRIVERS, MODES, WEBHOOK_SECRET, Harness, ScriptedEngine
+from tests.telegram.harness import (
+    DRIVERS,
+    MODES,
+    WEBHOOK_SECRET,
+    Harness,
+    ScriptedEngine,
+    telegram_settings,
+)
 
 pytestmark = pytest.mark.asyncio
 COMBOS = [(d, m) for d in DRIVERS for m in MODES]
@@ -211,3 +219,45 @@ async def test_blocked_user_does_not_break_the_bot(fake_api: FakeBotApi, driver:
         await fake_api.wait_messages(50, 1)
         await fake_api.wait_for(lambda: harness.channel.bridge.stats.replies_lost == 1, 5)
     assert len(engine.inbounds) == 2
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_start_retries_when_telegram_is_briefly_unreachable(
+    fake_api: FakeBotApi, driver: str
+) -> None:
+    fake_api.fail(502, method="getMe")
+    fake_api.fail(500, method="setWebhook")
+    async with Harness(fake_api, ScriptedEngine(), driver, "webhook"):
+        assert [c.status for c in fake_api.calls_to("getMe")] == [502, 200]
+        assert [c.status for c in fake_api.calls_to("setWebhook")] == [500, 200]
+
+
+async def test_build_needs_a_token_and_webhook_mode_needs_a_secret(
+    fake_api: FakeBotApi,
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.handlers.telegram import TelegramChannel, build
+
+    assert build(SimpleNamespace(settings=Settings(), engine=ScriptedEngine())) is None
+    settings = telegram_settings(fake_api, "ptb", "webhook")
+    settings.telegram_webhook_secret = None
+    with pytest.raises(ValueError, match="SECRET"):
+        TelegramChannel(ScriptedEngine(), settings)
+    runtime = build(SimpleNamespace(settings=telegram_settings(fake_api, "aiogram", "polling"),
+                                    engine=ScriptedEngine()))
+    assert runtime is not None and runtime.routes == [] and runtime.senders[0].channel == "telegram"
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_bot_username_for_deep_links_comes_from_get_me(
+    fake_api: FakeBotApi, driver: str
+) -> None:
+    from bot.handlers.telegram import fetch_bot_username
+
+    settings = telegram_settings(fake_api, driver, "polling")
+    # synchronous (the CLI calls it), so off this test's event loop
+    assert await asyncio.to_thread(fetch_bot_username, settings) == "tousu_test_bot"
+    settings.telegram_bot_username = "@configured_bot"
+    assert fetch_bot_username(settings) == "configured_bot"
+    assert fetch_bot_username(Settings()) is None

@@ -26,7 +26,7 @@ def limiter(clock: Clock, **kwargs: Any) -> RateLimiter:
     async def no_sleep(_: float) -> None:
         return None
 
-    return RateLimiter(clock=clock, sleep=no_sleep, **kwargs)  # type: ignore[arg-type]
+    return RateLimiter(clock=clock, sleep=no_sleep, **kwargs)
 
 
 def test_overall_limit_is_30_per_second_in_small_steps() -> None:
