@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 
 from bot.cn_calendar import ChineseOfficialCalendar
 from bot.dialogs.engine import DialogEngine
-from bot.digests import Digests
 from bot.dialogs.render import Renderer
+from bot.digests import Digests
 from bot.dispatcher import OutboxDispatcher
 from bot.i18n import Catalogue
 from bot.notify import NoticeWriter

@@ -293,7 +293,14 @@ def staff_invite(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"Code: {code}")
-    bot_name = the_app.settings.telegram_bot_username
+    bot_name = None
+    if the_app.settings.telegram_token is not None or the_app.settings.telegram_bot_username:
+        from bot.handlers.telegram import fetch_bot_username
+
+        try:
+            bot_name = fetch_bot_username(the_app.settings)
+        except Exception as exc:  # noqa: BLE001 - the code still works without the link
+            typer.echo(f"(Telegram getMe failed: {exc}; no deep link)", err=True)
     if bot_name:
         typer.echo(f"Telegram: https://t.me/{bot_name}?start={code}")
     typer.echo(f"Or send to the bot: /start {code}")

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from bot.dialogs.render import Renderer
 from bot.dialogs.types import Reply
-from bot.notify import NoticeWriter, reply_to_payload
+from bot.notify import NoticeWriter
+from bot.payloads import reply_to_payload
 from bot.reports import daily_counts, month_bounds, render_report
 from core.clock import Clock
 from core.pack import Pack

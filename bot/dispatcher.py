@@ -8,20 +8,12 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from bot.dialogs.types import Attachment, Choice, Reply
+from bot.payloads import payload_to_reply
 from bot.messaging import Outbound, RecipientUnreachable, Sender, TransientSendError
 from core.clock import Clock
 from storage.outbox import ClaimedRow, OutboxStore
 
 log = logging.getLogger(__name__)
-
-
-def payload_to_reply(payload: dict[str, object]) -> Reply:
-    choices = tuple(Choice(str(k), str(label)) for k, label in payload.get("choices") or [])  # type: ignore[attr-defined]
-    attachments = tuple(Attachment(str(a[0]), str(a[1]), a[2] if len(a) > 2 else None)
-                        for a in payload.get("attachments") or [])  # type: ignore[attr-defined]
-    return Reply(str(payload.get("text", "")), choices, bool(payload.get("request_contact")),
-                 attachments)
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 3600.0) -> float:
@@ -79,10 +71,12 @@ class OutboxDispatcher:
             if self.on_unreachable is not None:
                 await asyncio.to_thread(self.on_unreachable, row)
             return False
-        except Exception as exc:  # a sender bug must not stop the other rows
+        except Exception as exc:  # a sender bug or a 4xx must not stop the other rows
             log.exception("outbox %s: sender %s failed", row.id, row.channel)
-            await asyncio.to_thread(self.store.mark_failed, row.id, now, repr(exc),
-                                    now + timedelta(seconds=backoff(row.attempts + 1)))
+            attempt = row.attempts + 1
+            retry_at = (None if attempt >= self.max_attempts
+                        else now + timedelta(seconds=backoff(attempt)))
+            await asyncio.to_thread(self.store.mark_failed, row.id, now, repr(exc), retry_at)
             return False
         await asyncio.to_thread(self.store.mark_sent, row.id, now)
         return True

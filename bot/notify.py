@@ -7,12 +7,12 @@ from typing import Any
 
 from bot.dialogs.render import Renderer
 from bot.dialogs.types import Choice, Reply
+from bot.payloads import reply_to_payload
 from core.cases.model import Case, Satisfaction
 from core.cases.notices import Notice
 from core.clock import Clock
 from core.pack import Pack
 from storage.uow import SqlUnitOfWork
-
 
 # Group channels that can't carry buttons (a WeCom group robot): notices that need a
 # manager's decision also go to each manager in person.
@@ -30,12 +30,6 @@ class Address:
     lang: str
     reader: str | None  # staff id reading it, None for complainants and groups
     group: bool = False
-
-
-def reply_to_payload(reply: Reply) -> dict[str, Any]:
-    return {"text": reply.text, "choices": [[c.key, c.label] for c in reply.choices],
-            "request_contact": reply.request_contact,
-            "attachments": [[a.kind, a.ref, a.name] for a in reply.attachments]}
 
 
 class NoticeWriter:

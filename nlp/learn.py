@@ -96,6 +96,7 @@ class Options:
     max_iter: int = MAX_ITER
     refit_iter: int = REFIT_ITER
     chars: bool = True  # single characters as candidates too
+    extra_weight: float = 1.0  # weight of an `extra` (e.g. weakly labelled) record
 
 
 # -- candidate keywords -------------------------------------------------------------------
@@ -349,8 +350,10 @@ def train(
     tok: PackTokenizer | None = None,
     tags: Mapping[str, str] | None = None,
     candidates: Sequence[set[str]] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> dict[str, CategoryKeywords]:
-    """Fit on `records` (labels among the pack's categories): category -> bias and keywords."""
+    """Fit on `records` (labels among the pack's categories): category -> bias and keywords.
+    `weights` (default 1 each) weigh the records against each other."""
     import numpy as np
 
     categories = [c.name for c in pack.categories]
@@ -370,7 +373,7 @@ def train(
     index = TermIndex(vocab_words, base.variant_map(), base.stopwords)
     feats: list[Mapping[str, float]] = [term_values(index, r.text, r.title) for r in records]
     labels = [cat_index[r.label] for r in records]
-    weights = [1.0] * len(records)
+    weights = list(weights) if weights is not None else [1.0] * len(records)
     for cat, words in seeds.items():
         for word in sorted(words):
             feats.append({word: 1.0, **{t: 1.0 for t in index.find(word)}})
@@ -458,10 +461,13 @@ def learn(
     k: int = 5,
     top_k: int = TOP_K,
     options: Options | None = None,
+    extra: Sequence[Record] = (),
 ) -> LearnReport:
     """Learn keywords from all records; measure k-fold held-out accuracy of the same procedure.
 
     `base` (the pack's current keyword file) contributes synonyms, stop words and seeds.
+    `extra` records (e.g. weak labels, `bureau_labels`) are trained on in every fold, with
+    weight `options.extra_weight`, but never held out: the accuracy is that on `records`.
     """
     opts = options or Options(top_k=top_k)
     base = base or KeywordFile()
@@ -470,6 +476,9 @@ def learn(
     tok = make_tokenizer(pack, base)
     tags = _place_words()
     stop = COMMON_STOPWORDS | base.stopwords
+    extra = [r for r in extra if r.label in categories]
+    extra_cands = [record_candidates(tok, r, tags, stop, opts.chars) for r in extra]
+    extra_w = [opts.extra_weight] * len(extra)
     cands = [record_candidates(tok, r, tags, stop, opts.chars) for r in records]
     labels = [r.label for r in records]
     report = LearnReport(keywords=base)
@@ -478,8 +487,9 @@ def learn(
         for fold in stratified_folds(labels, k):
             held = set(fold)
             train_idx = [i for i in range(len(records)) if i not in held]
-            cats = train(pack, [records[i] for i in train_idx], base, opts, tok, tags,
-                         [cands[i] for i in train_idx])
+            cats = train(pack, [records[i] for i in train_idx] + extra, base, opts, tok, tags,
+                         [cands[i] for i in train_idx] + extra_cands,
+                         [1.0] * len(train_idx) + extra_w)
             kwf = _keyword_file(cats, base, 1.0, {})
             clf = KeywordClassifier(pack, kwf, tok)
             correct = top3 = 0
@@ -505,10 +515,12 @@ def learn(
         key = _bucket(probs[best])
         right, n = report.reliability.get(key, (0, 0))
         report.reliability[key] = (right + int(best == g), n + 1)
-    cats = train(pack, records, base, opts, tok, tags, cands)
+    cats = train(pack, [*records, *extra], base, opts, tok, tags, [*cands, *extra_cands],
+                 [1.0] * len(records) + extra_w)
     meta: dict[str, Any] = {
         "learned": True,
         "records": len(records),
+        **({"extra_records": len(extra)} if extra else {}),
         "kfold": k,
         "heldout_accuracy": round(report.accuracy, 4),
         "heldout_top3": round(report.top3, 4),
@@ -532,3 +544,94 @@ def _keyword_file(
         meta={"learned": True, **meta},
         seeds=seeds,
     )
+
+
+# -- weak labels from the handling bureau named in a reply ---------------------------------
+
+
+@dataclass(frozen=True)
+class BureauMap:
+    """Bureau names -> category (`packs/<id>/bureau_map.yaml`), with the decision rules."""
+
+    names: Mapping[str, str]  # bureau name -> category ("" for a name that does not vote)
+    signature_chars: int = 60
+    signature_weight: float = 2.0
+    dominance: float = 2.0
+
+    @classmethod
+    def load(cls, path: Any) -> BureauMap:
+        from pathlib import Path
+
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        names: dict[str, str] = {}
+        for cat, words in (data.get("bureaus") or {}).items():
+            for w in words or ():
+                w = normalize(str(w)).strip()
+                if w in names and names[w] != cat:
+                    raise ValueError(f"bureau name {w} given for {names[w]} and {cat}")
+                names[w] = str(cat)
+        for w in data.get("ignore") or ():
+            names.setdefault(normalize(str(w)).strip(), "")
+        rules = data.get("rules") or {}
+        return cls(
+            names=names,
+            signature_chars=int(rules.get("signature_chars", 60)),
+            signature_weight=float(rules.get("signature_weight", 2.0)),
+            dominance=float(rules.get("dominance", 2.0)),
+        )
+
+    def mentions(self, reply: str) -> list[tuple[int, str]]:
+        """(position, bureau name) in `reply`, longest name first, no overlaps."""
+        text = normalize(reply)
+        index = TermIndex(self.names)
+        hits: list[tuple[int, str]] = []
+        i = 0
+        while i < len(text):
+            sizes = index.lengths.get(text[i])
+            best = ""
+            for size in sizes or ():
+                cand = text[i : i + size]
+                if cand in index.table and len(cand) > len(best):
+                    best = cand
+            if best:
+                hits.append((i, best))
+                i += len(best)
+            else:
+                i += 1
+        return hits
+
+    def label(self, reply: str) -> str | None:
+        """The category the reply's bureaus point to, or None when none or unclear."""
+        text = normalize(reply)
+        score: Counter[str] = Counter()
+        tail = len(text) - self.signature_chars
+        for pos, name in self.mentions(text):
+            if self.names[name]:
+                score[self.names[name]] += self.signature_weight if pos >= tail else 1.0
+        if not score:
+            return None
+        ranked = score.most_common(2)
+        if len(ranked) > 1 and ranked[0][1] < self.dominance * ranked[1][1]:
+            return None
+        return ranked[0][0]
+
+
+def bureau_labels(
+    rows: Iterable[Mapping[str, str]], bureaus: BureauMap, reply_col: str,
+    text_col: str, title_col: str | None = None, skip: Iterable[int] = (),
+) -> list[tuple[int, Record]]:
+    """(row index, record) for the rows whose reply names a bureau of one category clearly;
+    rows in `skip` (a holdout) are left out."""
+    skipped = set(skip)
+    out: list[tuple[int, Record]] = []
+    for i, row in enumerate(rows):
+        if i in skipped:
+            continue
+        label = bureaus.label(row.get(reply_col) or "")
+        text = " ".join((row.get(text_col) or "").split())
+        title = " ".join((row.get(title_col) or "").split()) if title_col else ""
+        if label and (text or title):
+            out.append((i, Record(text=text, label=label, title=title or None)))
+    return out

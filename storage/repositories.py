@@ -202,6 +202,15 @@ class SqlDialogRepository:
                                  {"channel": channel, "update_id": update_id, "seen_at": now})
         return not inserted
 
+    def replies_of(self, channel: str, update_id: str) -> list[Any]:
+        row = self.session.get(InboundSeenRow, (channel, update_id))
+        return list(row.replies or []) if row is not None else []
+
+    def keep_replies(self, channel: str, update_id: str, replies: list[Any]) -> None:
+        self.session.execute(update(InboundSeenRow).where(
+            col(InboundSeenRow.channel) == channel, col(InboundSeenRow.update_id) == update_id
+        ).values(replies=replies))
+
 
 class SqlDirectory:
     """Staff records, linked chat identities and one-time invite codes."""

@@ -103,6 +103,7 @@ class InboundSeenRow(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=20)
     update_id: str = Field(primary_key=True, max_length=120)
     seen_at: datetime | None = _ts()
+    replies: list[Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class OutboxRow(SQLModel, table=True):

@@ -20,6 +20,7 @@ from bot.dialogs.render import Renderer
 from bot.dialogs.types import Attachment, Choice, Inbound, Reply
 from bot.dialogs.validation import InputError, clean_text, parse_phone, parse_when
 from bot.i18n import Catalogue, normalise_language
+from bot.payloads import payload_to_reply, reply_to_payload
 from core.cases.model import Case, Evidence, Outcome, Satisfaction, Status, Tier
 from core.cases.service import CaseService, DomainError, Intake, TierSignal
 from core.clock import Clock
@@ -87,7 +88,10 @@ class DialogEngine:
         now = self.clock.now()
         with self.uow_factory() as uow:
             if inbound.update_id and uow.dialogs.seen(inbound.channel, inbound.update_id, now):
-                return []
+                # a redelivery never acts twice; it gets the answer again (the first one may
+                # have been lost in a crash between committing and sending)
+                return [payload_to_reply(p) for p in uow.dialogs.replies_of(
+                    inbound.channel, inbound.update_id)]
             state = uow.dialogs.get(inbound.channel, inbound.user_id)
             if state is None:
                 state = DialogStateRow(channel=inbound.channel, user_id=inbound.user_id,
@@ -103,8 +107,15 @@ class DialogEngine:
                 uow.rollback()
                 return self._after_refusal(inbound, now, err)
             self._save(turn)
+            self._keep(uow, inbound, turn.replies)
             uow.commit()
             return turn.replies
+
+    @staticmethod
+    def _keep(uow: SqlUnitOfWork, inbound: Inbound, replies: list[Reply]) -> None:
+        if inbound.update_id:
+            uow.dialogs.keep_replies(inbound.channel, inbound.update_id,
+                                     [reply_to_payload(r) for r in replies])
 
     def opening(self, channel: str, user_id: str, language: str | None = None) -> list[Reply]:
         """What a person sees when they open a session (console): resume, work list or intake."""
@@ -154,8 +165,10 @@ class DialogEngine:
                 uow.dialogs.seen(inbound.channel, inbound.update_id, now)
             state = uow.dialogs.get(inbound.channel, inbound.user_id)
             lang = state.language if state else normalise_language(inbound.language)
+            replies = [Reply(self.cat.t(lang, err.code, **err.params))]
+            self._keep(uow, inbound, replies)
             uow.commit()
-        return [Reply(self.cat.t(lang, err.code, **err.params))]
+        return replies
 
     def _save(self, turn: Turn) -> None:
         turn.state.updated_at = turn.now

@@ -25,7 +25,6 @@ from core.clock import Clock
 from core.pack import Duration, Pack, Unit
 from core.routing.assign import holder_of_level, level_up, may_act_on, pick_handler
 
-
 ALERT_EVENTS = frozenset({"reminder", "escalated", "tier_raised", "major_report",
                           "promise_missed", "reopened"})
 

@@ -21,7 +21,8 @@ def test_deadline_and_ladder_across_national_day(tmp_path: Path) -> None:
     filed = "2026-09-29T10:00:00+08:00"
     tousu(tmp_path, "init", "--pack", "school", now=filed)
     tousu(tmp_path, "chat", "--as", "parent", now=filed, stdin="\n".join([
-        "1", "安全办", "放学时门卫不在岗，孩子差点被陌生人接走", "说完了", "加强管理", "1", "1", ""]))
+        "1", "安全办", "放学时门卫不在岗，孩子差点被陌生人接走", "说完了", "加强管理", "1", "1",
+        ""]))
     shown = json.loads(tousu(tmp_path, "cases", "show", "2609-0001", "--json"))
     # 7 working days, the day of receipt not counted: 9-30; 10-1..10-7 is the holiday;
     # 10-8, 10-9, Saturday 10-10 (a make-up working day), 10-12, 10-13, 10-14
