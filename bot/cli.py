@@ -221,6 +221,28 @@ def cases_show(number: str,
                    f"{e.actor:<14} {extra}")
 
 
+@cases_app.command("merge")
+def cases_merge(
+    number: str,
+    into: Annotated[str, typer.Option("--into", help="The case it joins")],
+    by: Annotated[str, typer.Option("--by", help="Manager's staff id")],
+    reason: Annotated[str, typer.Option(help="Why they are one matter")] = "same matter",
+) -> None:
+    """Merge a case into another about the same matter (counted once, complainants added)."""
+    from core.cases.service import DomainError
+
+    the_app = _app()
+    try:
+        with the_app.uow() as uow:
+            target = the_app.service.merge(uow, number, into, by, reason)
+            uow.commit()
+    except DomainError as err:
+        typer.echo(the_app.catalogue.t("en", err.code, **err.params), err=True)
+        raise typer.Exit(2) from err
+    typer.echo(f"{number} merged into {into} ({target.complainants} complainants, "
+               f"tier {target.tier.value}).")
+
+
 # -- staff ------------------------------------------------------------------------------
 
 

@@ -309,6 +309,10 @@ class DialogEngine:
             turn.say(self.t(turn, "staff.done_ack" if fresh else "staff.already_ack",
                             number=number))
             return True
+        if kind == "withdraw" and not turn.staff_id:
+            self._own_case(turn, rest)
+            self._enter(turn, FLOWS["withdraw"], case=rest)
+            return True
         if kind == "recomplain" and not turn.staff_id:
             self._own_case(turn, rest)
             self._enter(turn, FLOWS["recomplain"], case=rest)
@@ -758,6 +762,16 @@ class DialogEngine:
         case = self.service.promise(turn.uow, number, self._sid(turn), by)
         self._done(turn, case, "staff.done_promise", when=self.render.when(by, turn.lang))
 
+    def finish_withdraw(self, turn: Turn) -> None:
+        number, yes = str(turn.data["case"]), turn.data.get("confirm") == "yes"
+        self._clear(turn)
+        if not yes:
+            turn.say(self.t(turn, "withdraw.kept", number=number))
+            return
+        self._own_case(turn, number)
+        self.service.withdraw(turn.uow, number, "withdrawn by the complainant")
+        turn.say(self.t(turn, "withdraw.done", number=number))
+
     def finish_recomplain(self, turn: Turn) -> None:
         number, text = str(turn.data["case"]), str(turn.data["text"])
         self._clear(turn)
@@ -828,6 +842,8 @@ class DialogEngine:
         for c in open_cases[:3]:
             choices.append(Choice(f"relay:{c.number}", self.t(turn, "menu.message_handler",
                                                               number=c.number)))
+            choices.append(Choice(f"withdraw:{c.number}", self.t(turn, "menu.withdraw",
+                                                                 number=c.number)))
         recent = turn.now - timedelta(days=30)
         for c in cases:
             if c.status == Status.CLOSED and c.closed_at and c.closed_at >= recent:

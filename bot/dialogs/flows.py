@@ -109,6 +109,11 @@ RECOMPLAIN = Flow("recomplain", (
     Step("text", "recomplain.ask", max_len=1000),
 ), finish="finish_recomplain")
 
+WITHDRAW = Flow("withdraw", (
+    Step("confirm", "withdraw.ask", kind="choice",
+         choices=(("yes", "withdraw.choice_yes"), ("no", "withdraw.choice_no"))),
+), finish="finish_withdraw")
+
 NOT_ACCEPT = Flow("not_accept", (
     Step("reason", "staff.ask_not_accept_reason", max_len=300),
 ), finish="finish_not_accept", staff_only=True)
@@ -119,7 +124,7 @@ REFUSE_EXTENSION = Flow("refuse_extension", (
 
 FLOWS: dict[str, Flow] = {f.id: f for f in (
     INTAKE, SURVEY_REASON, RELAY, PROGRESS, ASK, TRANSFER, EXTEND, RESOLVE, NOT_ACCEPT,
-    REFUSE_EXTENSION, PROMISE, RECOMPLAIN,
+    REFUSE_EXTENSION, PROMISE, RECOMPLAIN, WITHDRAW,
 )}
 
 # Staff actions offered on a case card: (verb, catalogue key, flow or None for immediate)

@@ -65,6 +65,10 @@ def notices_for(case: Case, event: Event) -> list[Notice]:
                                                  "reason": d.get("reason", "")}))
     elif t == "recipient_unreachable":
         out.append(("unreachable", _staff(case.handler), {"channel": d.get("channel", "")}))
+    elif t == "withdrawn":
+        out.append(("withdrawn", _staff(case.handler), {"reason": d.get("reason", "")}))
+    elif t == "merged":
+        out.append(("merged", ["complainant"], {"into": d.get("into")}))
     elif t == "closed":
         out.append(("closed", ["complainant"], {}))
     elif t == "not_accepted":

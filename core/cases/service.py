@@ -345,10 +345,37 @@ class CaseService:
         uow.cases.save(case)
         return case
 
+    def merge(self, uow: UnitOfWork, number: str, into: str, staff_id: str,
+              reason: str) -> Case:
+        """Fold a case into another about the same matter (DOMAIN.md §2: counted once, with
+        the number of complainants); the merged case keeps its history and points at `into`."""
+        case, target = self._load(uow, number), self._load(uow, into)
+        member = self.pack.member(staff_id)
+        if member is None or not ({"manager", "director"} & {r.value for r in member.roles}):
+            raise DomainError("error.managers_only")
+        if number == into or not target.is_open:
+            raise DomainError("error.bad_merge", number=number, into=into)
+        now = self._now()
+        case.merged_into = into
+        case.move(Status.MERGED, now, f"staff:{staff_id}", "merged", into=into, reason=reason)
+        case.closed_at = now
+        target.complainants += case.complainants
+        target.record("case_merged", now, f"staff:{staff_id}", other=number,
+                      count=target.complainants, reason=reason)
+        if target.complainants >= 10:
+            target.raise_tier(Tier.MAJOR, now, "system", f"{target.complainants} complainants")
+        elif target.complainants >= 3:
+            target.raise_tier(Tier.HOT, now, "system", f"{target.complainants} complainants")
+        uow.cases.save(case)
+        uow.cases.save(target)
+        return target
+
     # -- complainant actions -------------------------------------------------------------
 
     def withdraw(self, uow: UnitOfWork, number: str, reason: str = "") -> Case:
         case = self._load(uow, number)
+        if not case.is_open:
+            raise DomainError("error.not_open", number=number)
         case.move(Status.WITHDRAWN, self._now(), "complainant", "withdrawn", reason=reason)
         case.closed_at = self._now()
         uow.cases.save(case)
