@@ -8,8 +8,8 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from bot.payloads import payload_to_reply
 from bot.messaging import Outbound, RecipientUnreachable, Sender, TransientSendError
+from bot.payloads import payload_to_reply
 from core.clock import Clock
 from storage.outbox import ClaimedRow, OutboxStore
 

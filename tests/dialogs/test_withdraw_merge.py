@@ -35,9 +35,8 @@ def test_manager_merges_cases_and_the_complainants_add_up(make_app: AppFactory) 
     app = make_app()
     numbers = [file_complaint(Person(app, f"p{i}"), grievance=(f"第{i}次反映：滑梯坏了",),
                               category="后勤设施") for i in range(3)]
-    with app.uow() as uow:
-        with pytest.raises(DomainError):
-            app.service.merge(uow, numbers[1], numbers[0], "ma", "same slide")  # not a manager
+    with app.uow() as uow, pytest.raises(DomainError):
+        app.service.merge(uow, numbers[1], numbers[0], "ma", "same slide")  # not a manager
     for n in numbers[1:]:
         with app.uow() as uow:
             app.service.merge(uow, n, numbers[0], "zhao", "同一滑梯")
