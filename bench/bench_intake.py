@@ -36,10 +36,15 @@ GRIEVANCES = [
 ]
 
 
+TARGETS = ["小一班", "小二班", "中一班", "中二班", "大一班", "大二班", "食堂", "门卫",
+           "财务室", "后勤部", "园长办公室", "校车"]
+
+
 def script(i: int) -> list[tuple[str | None, str | None]]:
     """(text, choice) pairs for one complainant's whole intake."""
+    grievance = f"{GRIEVANCES[i % len(GRIEVANCES)]}（{i % 28 + 1}日）"
     return [("/start", None), (f"家长{i}", None), (f"1381234{i % 10000:04d}", None),
-            ("小一班", None), (GRIEVANCES[i % len(GRIEVANCES)], None), (None, "done"),
+            (TARGETS[i % len(TARGETS)], None), (grievance, None), (None, "done"),
             ("希望尽快处理并给个说法", None), (None, "CATEGORY"), (None, "yes")]
 
 

@@ -179,6 +179,7 @@ def generate(n: int, d: int, tl: Timeline, seed: int = 7
                 kind = "terminal"
                 status = Status.WITHDRAWN if r < 0.91 else Status.NOT_ACCEPTED
                 received = now - timedelta(days=30, minutes=rnd.randrange(3 * 365 * 1440))
+                closed = received + timedelta(days=1)  # the service stamps closed_at
             elif r < 0.98:
                 kind = "open"
                 k = rnd.randrange(1, 432)  # received in the last 3 days, 10-minute steps

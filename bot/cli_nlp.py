@@ -151,7 +151,9 @@ def learn(
 @nlp_app.command()
 def suggest(
     pack: Annotated[str, typer.Option(help="Pack name or directory.")],
-    samples: Annotated[Path, typer.Option(help="JSONL with {text, predicted, corrected}.")],
+    samples: Annotated[Path | None, typer.Option(
+        help="JSONL with {text, predicted, corrected}; default: the corrections and transfers "
+             "recorded in the database.")] = None,
     min_support: Annotated[int, typer.Option(help="Samples needed per suggestion.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines out.")] = False,
 ) -> None:
@@ -160,11 +162,23 @@ def suggest(
 
     loaded = _load(pack)
     items = []
-    with samples.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                obj = json.loads(line)
-                items.append(FeedbackSample(obj["text"], obj.get("predicted"), obj["corrected"]))
+    if samples is None:
+        from bot.bootstrap import build_app
+        from bot.feedback import feedback_from_cases
+
+        app = build_app(pack=pack)
+        with app.uow() as uow:
+            cases = uow.cases.load_many(uow.cases.list_rows(limit=100_000))
+        items = [FeedbackSample(t, p, c) for t, p, c in feedback_from_cases(app.pack, cases)]
+        if not as_json:
+            typer.echo(f"{len(items)} correction(s) and transfer(s) on record")
+    else:
+        with samples.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    obj = json.loads(line)
+                    items.append(FeedbackSample(obj["text"], obj.get("predicted"),
+                                                obj["corrected"]))
     result = suggest_keywords(loaded.pack, items, loaded.dir, min_support=min_support)
     for s in result:
         if as_json:

@@ -121,6 +121,12 @@ class SqlCaseRepository:
         ).order_by(col(CaseRow.id).desc()).limit(limit)
         return [(n, g, t) for n, g, t in self.session.execute(q).all()]
 
+    def briefs(self, numbers: list[str]) -> list[Case]:
+        """Cases without their event history (for lists and summaries)."""
+        rows = self.session.scalars(select(CaseRow).where(col(CaseRow.number).in_(numbers)))
+        by_number = {r.number: row_to_case(r, []) for r in rows}
+        return [by_number[n] for n in numbers if n in by_number]
+
     def for_period(self, start: datetime, end: datetime) -> list[Case]:
         """Cases registered before `end` that were registered in [start, end) or still open
         at `start` (DOMAIN.md §6: a period's table counts earlier open cases cumulatively)."""

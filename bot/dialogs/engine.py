@@ -614,10 +614,8 @@ class DialogEngine:
         dups = turn.data.get("duplicates") or []
         lines = []
         choices = []
-        for number, _score in dups:
-            case = turn.uow.cases.get(number)
-            if case is None:
-                continue
+        for case in turn.uow.cases.briefs([number for number, _score in dups]):
+            number = case.number
             lines.append(self.render.case_line(case, turn.lang))
             choices.append(Choice(f"follow:{number}", self.t(turn, "intake.choice_follow",
                                                              number=number)))
