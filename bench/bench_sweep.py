@@ -160,7 +160,7 @@ def generate(n: int, d: int, tl: Timeline, seed: int = 7
             first = received + timedelta(hours=1)
             outcome, resolution = "解释", "已核实并整改"
         elif due_case:
-            # in progress, received Tue 17 / Wed 18 Nov, office hours: past 50% of the 7 working days
+            # in progress, received Tue 17 / Wed 18 Nov in office hours: past 50% of 7 working days
             kind = "due_reminder"
             status = Status.IN_PROGRESS
             received = (datetime(2026, 11, 17, 1, 0, tzinfo=UTC)  # 09:00 local

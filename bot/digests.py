@@ -4,14 +4,14 @@ once however many processes run the sweep, and a long downtime yields one digest
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.dialogs.render import Renderer
 from bot.dialogs.types import Reply
 from bot.notify import NoticeWriter
 from bot.payloads import reply_to_payload
-from bot.reports import daily_counts, month_bounds, render_report
+from bot.reports import month_bounds, render_report
 from core.clock import Clock
 from core.pack import Pack
 from core.stats import period_report
@@ -46,7 +46,11 @@ class Digests:
         now = self.clock.now()
         written = 0
         for kind, period in self.due_periods(now):
+            mark = f"digest:{kind}:{period}"
+            if uow.marks.has(mark):
+                continue  # already written: cost nothing on every later sweep
             written += getattr(self, f"_{kind}")(uow, now, period)
+            uow.marks.mark(mark, now.isoformat())
         return written
 
     def _send(self, uow: SqlUnitOfWork, key: str, to: str, kind: str, text: str) -> int:
@@ -60,13 +64,18 @@ class Digests:
         return n
 
     def _daily(self, uow: SqlUnitOfWork, now: datetime, period: str) -> int:
-        cases = uow.cases.for_period(now - timedelta(days=1), now)
+        local = now.astimezone(self.tz)
+        day_end = datetime.combine(local.date(), time.max, tzinfo=self.tz)
+        by_dept = uow.cases.daily_counts(now, day_end)
         lang = self.pack.locale
         r = self.render
         written = 0
         lines = []
+        keys = ("new", "due_today", "overdue", "awaiting_revisit", "open")
+        total = {k: sum(c.get(k, 0) for c in by_dept.values()) for k in keys}
         for dept in self.pack.departments:
-            counts = daily_counts(cases, now, self.pack.timezone, dept.id)
+            counts: dict[str, object] = {k: by_dept.get(dept.id, {}).get(k, 0) for k in keys}
+            counts["overdue_cases"] = " ".join(uow.cases.overdue_numbers(now, dept.id)) or "-"
             line = r.t(lang, "digest.daily_line", department=r.department_name(dept.id, lang),
                        **counts)
             lines.append(line)
@@ -74,7 +83,6 @@ class Digests:
                 text = r.t(lang, "digest.daily_title", date=period) + "\n" + line
                 written += self._send(uow, f"daily:{period}:{dept.id}", f"staff:{dept.head}",
                                       "digest", text)
-        total = daily_counts(cases, now, self.pack.timezone, None)
         text = "\n".join([r.t(lang, "digest.daily_title", date=period),
                           r.t(lang, "digest.daily_total", **total), *lines])
         return written + self._send(uow, f"daily:{period}:managers", "managers", "digest", text)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.dialogs.render import Renderer
-from core.cases.model import Case, Status
 from core.stats import PeriodReport
 
 
@@ -55,24 +54,3 @@ def render_report(r: Renderer, report: PeriodReport, lang: str, title_key: str) 
         lines.append(t(lang, "report.open", count=len(report.open_cases)))
         lines += [f"  {n} {r.status(s, lang)} ({last})" for n, s, last in report.open_cases[:50]]
     return "\n".join(lines)
-
-
-def daily_counts(cases: list[Case], now: datetime, tz: str, department: str | None
-                 ) -> dict[str, Any]:
-    """The daily check (日盘点): new since yesterday, due today, overdue, awaiting revisit."""
-    zone = ZoneInfo(tz)
-    today: date = now.astimezone(zone).date()
-    day_end = datetime.combine(today, time.max, tzinfo=zone)
-    mine = [c for c in cases if department is None or c.department == department]
-    open_ = [c for c in mine if c.is_open]
-    overdue = [c for c in open_ if c.due_resolution and c.due_resolution < now
-               and c.status != Status.WAITING]
-    return {
-        "new": sum(1 for c in mine if now - timedelta(days=1) <= c.received_at <= now),
-        "due_today": sum(1 for c in open_ if c.due_resolution
-                         and now <= c.due_resolution <= day_end),
-        "overdue": len(overdue),
-        "overdue_cases": " ".join(c.number for c in overdue[:20]) or "-",
-        "awaiting_revisit": sum(1 for c in mine if c.status == Status.RESOLVED),
-        "open": len(open_),
-    }

@@ -51,11 +51,8 @@ class PeriodReport:
 
 
 def _closed_by(case: Case, end: datetime) -> bool:
-    if case.status not in CLOSED_LIKE:
-        return False
-    last = next((e.at for e in reversed(case.history())
-                 if e.data.get("to") in {s.value for s in CLOSED_LIKE}), None)
-    return last is None or last < end
+    """Closed (or otherwise ended) before `end`; `closed_at` is set by every ending."""
+    return case.status in CLOSED_LIKE and (case.closed_at is None or case.closed_at < end)
 
 
 def _pct(a: int, b: int) -> float:
@@ -65,7 +62,8 @@ def _pct(a: int, b: int) -> float:
 def period_report(cases: list[Case], start: datetime, end: datetime,
                   households: int | None = None) -> PeriodReport:
     """`cases`: every case registered before `end` that was open at `start` or registered
-    in [start, end). Merged cases are counted once under the case they joined."""
+    in [start, end). Merged cases are counted once under the case they joined. Events are
+    needed only on 热点/重大 cases (for the reasons of their tier)."""
     this = [c for c in cases if start <= c.received_at < end and c.status != Status.MERGED]
     earlier_open = [c for c in cases if c.received_at < start and c.status != Status.MERGED]
     cumulative = this + earlier_open
@@ -98,7 +96,7 @@ def period_report(cases: list[Case], start: datetime, end: datetime,
                                             if e.type == "tier_raised"))
         for c in cumulative if c.tier in (Tier.MAJOR, Tier.HOT))
     open_cases = tuple(
-        (c.number, c.status.value, c.history()[-1].type if c.history() else "")
+        (c.number, c.status.value, c.history()[-1].type if c.history() else c.status.value)
         for c in cumulative if not _closed_by(c, end))
     return PeriodReport(
         start=start, end=end, complaints=len(this), cumulative=len(cumulative),

@@ -605,14 +605,14 @@ class BureauMap:
     def label(self, reply: str) -> str | None:
         """The category the reply's bureaus point to, or None when none or unclear."""
         text = normalize(reply)
-        score: Counter[str] = Counter()
+        score: dict[str, float] = defaultdict(float)
         tail = len(text) - self.signature_chars
         for pos, name in self.mentions(text):
             if self.names[name]:
                 score[self.names[name]] += self.signature_weight if pos >= tail else 1.0
         if not score:
             return None
-        ranked = score.most_common(2)
+        ranked = sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
         if len(ranked) > 1 and ranked[0][1] < self.dominance * ranked[1][1]:
             return None
         return ranked[0][0]

@@ -45,6 +45,9 @@ def case_to_row(case: Case, row: CaseRow | None = None) -> CaseRow:
         value = getattr(case, name)
         if name in _TIMES and value is not None:
             value = value.astimezone(timezone.utc)
+            old = getattr(row, name, None)
+            if old is not None and old.tzinfo is None and old.replace(tzinfo=timezone.utc) == value:
+                continue  # SQLite hands back naive UTC: unchanged, so don't rewrite the column
         setattr(row, name, value)
     row.kind = case.kind.value
     row.status = case.status.value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -21,6 +21,7 @@ from storage.tables import (
     IdentityRow,
     InboundSeenRow,
     InviteRow,
+    MetaRow,
     StaffRow,
 )
 
@@ -131,12 +132,49 @@ class SqlCaseRepository:
         """Cases registered before `end` that were registered in [start, end) or still open
         at `start` (DOMAIN.md §6: a period's table counts earlier open cases cumulatively)."""
         s, e = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-        rows = list(self.session.scalars(select(CaseRow).where(
-            col(CaseRow.received_at) < e,
-            or_(col(CaseRow.received_at) >= s, col(CaseRow.closed_at).is_(None),
-                col(CaseRow.closed_at) >= s),
-        ).order_by(col(CaseRow.id))))
-        return self.load_many(rows)
+        in_period = select(CaseRow).where(col(CaseRow.received_at) >= s,
+                                          col(CaseRow.received_at) < e)
+        # earlier cases still open at `start`: open now, or closed since (both indexed)
+        earlier = select(CaseRow).where(
+            col(CaseRow.received_at) < s,
+            or_(col(CaseRow.status).in_(_OPEN_VALUES + ["resolved"]),
+                col(CaseRow.closed_at) >= s))
+        rows = [*self.session.scalars(in_period), *self.session.scalars(earlier)]
+        rows.sort(key=lambda r: r.id or 0)
+        return self.load_many(rows, with_events=lambda r: r.tier in ("热点", "重大"))
+
+    def daily_counts(self, now: datetime, day_end: datetime) -> dict[str | None, dict[str, int]]:
+        """Per department: new in the last 24 h, due today, overdue, awaiting revisit, open —
+        counted in SQL through indexes (the daily check, 日盘点)."""
+        n, d = now.astimezone(timezone.utc), day_end.astimezone(timezone.utc)
+        open_statuses = [v for v in _OPEN_VALUES if v != "waiting_on_complainant"]
+        out: dict[str | None, dict[str, int]] = {}
+
+        def add(key: str, q: Any) -> None:
+            for dept, count in self.session.execute(
+                    q.group_by(CaseRow.department).with_only_columns(
+                        CaseRow.department, func.count())):
+                out.setdefault(dept, {}).setdefault(key, 0)
+                out[dept][key] += int(count)
+
+        base = select(CaseRow.department)
+        add("new", base.where(col(CaseRow.received_at) >= n - timedelta(days=1),
+                              col(CaseRow.received_at) <= n))
+        add("due_today", base.where(col(CaseRow.status).in_(open_statuses),
+                                    col(CaseRow.due_resolution) >= n,
+                                    col(CaseRow.due_resolution) <= d))
+        add("overdue", base.where(col(CaseRow.status).in_(open_statuses),
+                                  col(CaseRow.due_resolution) < n))
+        add("awaiting_revisit", base.where(col(CaseRow.status) == "resolved"))
+        add("open", base.where(col(CaseRow.status).in_(_OPEN_VALUES)))
+        return out
+
+    def overdue_numbers(self, now: datetime, department: str, limit: int = 20) -> list[str]:
+        open_statuses = [v for v in _OPEN_VALUES if v != "waiting_on_complainant"]
+        return list(self.session.scalars(select(CaseRow.number).where(
+            col(CaseRow.status).in_(open_statuses), col(CaseRow.department) == department,
+            col(CaseRow.due_resolution) < now.astimezone(timezone.utc),
+        ).order_by(col(CaseRow.due_resolution)).limit(limit)))
 
     def open_since(self, since: datetime) -> list[Case]:
         rows = self.session.scalars(select(CaseRow).where(
@@ -180,14 +218,19 @@ class SqlCaseRepository:
             q = q.where(col(CaseRow.status).in_(_OPEN_VALUES + ["resolved"]))
         return list(self.session.scalars(q.order_by(col(CaseRow.id).desc()).limit(limit)))
 
-    def load_many(self, rows: list[CaseRow]) -> list[Case]:
+    def load_many(self, rows: list[CaseRow], with_events: bool | None = None) -> list[Case]:
+        """Cases from rows; events loaded for all (default) or only where `with_events`
+        says so (a predicate on the row), in chunks that stay under driver limits."""
         if not rows:
             return []
-        ids = [r.id for r in rows]
+        wanted = [r.id for r in rows if with_events is None or with_events(r)]  # type: ignore[operator]
         events: dict[int, list[EventRow]] = {}
-        for e in self.session.scalars(select(EventRow).where(col(EventRow.case_id).in_(ids))
-                                      .order_by(col(EventRow.case_id), col(EventRow.seq))):
-            events.setdefault(e.case_id, []).append(e)
+        for i in range(0, len(wanted), 1000):
+            chunk = wanted[i:i + 1000]
+            for e in self.session.scalars(select(EventRow)
+                                          .where(col(EventRow.case_id).in_(chunk))
+                                          .order_by(col(EventRow.case_id), col(EventRow.seq))):
+                events.setdefault(e.case_id, []).append(e)
         return [row_to_case(r, events.get(r.id or 0, [])) for r in rows]
 
 
@@ -216,6 +259,19 @@ class SqlDialogRepository:
         self.session.execute(update(InboundSeenRow).where(
             col(InboundSeenRow.channel) == channel, col(InboundSeenRow.update_id) == update_id
         ).values(replies=replies))
+
+
+class SqlMarks:
+    """One-off markers (e.g. "the November monthly digest is written") in the meta table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def has(self, key: str) -> bool:
+        return self.session.get(MetaRow, key) is not None
+
+    def mark(self, key: str, value: str = "") -> bool:
+        return upsert_ignore(self.session, MetaRow.__table__, {"key": key, "value": value})
 
 
 class SqlDirectory:

@@ -49,7 +49,8 @@ class CaseRow(SQLModel, table=True):
     due_resolution: datetime | None = _ts()
     first_response_at: datetime | None = _ts()
     resolved_at: datetime | None = _ts()
-    closed_at: datetime | None = _ts()
+    closed_at: datetime | None = Field(default=None, sa_column=Column(
+        DateTime(timezone=True), nullable=True, index=True, key="closed_at"))
     paused_at: datetime | None = _ts()
     next_check_at: datetime | None = _ts(index=True)
     outcome: str | None = Field(default=None, max_length=10)

@@ -13,7 +13,12 @@ from sqlmodel import Session
 from core.cases.model import Case
 from core.cases.notices import Notice, notices_for
 from storage.outbox import add_outbox
-from storage.repositories import SqlCaseRepository, SqlDialogRepository, SqlDirectory
+from storage.repositories import (
+    SqlCaseRepository,
+    SqlDialogRepository,
+    SqlDirectory,
+    SqlMarks,
+)
 
 NoticeHandler = Callable[["SqlUnitOfWork", Case, Notice], None]
 
@@ -22,6 +27,7 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     dialogs: SqlDialogRepository
     directory: SqlDirectory
+    marks: SqlMarks
     session: Session
 
     def __init__(self, engine: Engine, notice_handler: NoticeHandler | None = None,
@@ -35,6 +41,7 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(self.session)
         self.dialogs = SqlDialogRepository(self.session)
         self.directory = SqlDirectory(self.session)
+        self.marks = SqlMarks(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

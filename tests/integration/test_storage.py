@@ -160,9 +160,9 @@ def test_two_concurrent_sweepers_take_each_step_once(db_app: App) -> None:
 
 
 def test_migrations_are_idempotent(db_app: App) -> None:
-    assert current_revision(db_app.db) == "0003"
+    assert current_revision(db_app.db) == "0004"
     upgrade(db_app.db)
-    assert current_revision(db_app.db) == "0003"
+    assert current_revision(db_app.db) == "0004"
 
 
 def _noop(*_: object) -> Callable[[], None]:

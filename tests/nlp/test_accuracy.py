@@ -20,7 +20,9 @@ HOLDOUTS = {
     "school": ("holdout_school.jsonl", 0.812, 0.78),
     "property": ("holdout_property.jsonl", 0.838, 0.80),
     "hospital": ("holdout_hospital.jsonl", 0.812, 0.78),
-    "hotline": ("holdout_hotline_fj4.jsonl", 0.50, 0.46),
+    # hotline trains on 1,191 fj4 posts weak-labelled by the replying bureau (same source as
+    # this holdout, holdout rows excluded): 0.693 here, 0.643 5-fold on hz (bench/README_nlp.md)
+    "hotline": ("holdout_hotline_fj4.jsonl", 0.693, 0.66),
 }
 TARGET = 0.85
 

@@ -111,8 +111,9 @@ def test_hotline_kfold_on_hz_liuyan() -> None:
     pack, _ = load_test_pack("hotline")
     mapping = yaml.safe_load((PACKS / "hotline" / "label_map.yaml").read_text(encoding="utf-8"))
     recs = read_records(data, ["content"], "domain", title_col="title", label_map=mapping)
-    assert len(recs) > 1200
-    # the options packs/hotline/keywords.yaml was learned with (bench/README_nlp.md)
+    assert len(recs) > 1100  # 政务 and 企业 are not mapped (label_map.yaml)
+    # the options packs/hotline/keywords.yaml was learned with (bench/README_nlp.md), without
+    # the fj4 weak labels (test_hotline_bureau_weak_labels covers those; slow to train on)
     rep = learn(pack, recs, None, k=5, options=Options(l2=0.003, chars=False))
     majority = max(sum(r.label == c for r in recs) for c in {r.label for r in recs}) / len(recs)
     # Measured 60.7% top-1 / 89.5% top-3. The 85% floor is NOT met on hz_liuyan: its
@@ -125,3 +126,37 @@ def test_hotline_kfold_on_hz_liuyan() -> None:
     acc_hi = sum(o for o, _ in hi) / sum(n for _, n in hi)
     acc_lo = sum(o for o, _ in lo_) / sum(n for _, n in lo_)
     assert acc_hi > acc_lo + 0.3
+
+
+def test_bureau_map_labels_replies(tmp_path: Path) -> None:
+    from nlp.learn import BureauMap, bureau_labels
+
+    bm = BureauMap.load(PACKS / "hotline" / "bureau_map.yaml")
+    assert bm.label("经A市人社局调查，该公司已补发工资。") == "劳动和社会保障"
+    assert bm.label("经县教育局调查…感谢您的来信。县纪委全程监督 K7县教育局") == "教育文体"
+    assert bm.label("市交通运输局已安排线路调整。") == "交通运输"  # not 交通局 + 运输
+    assert bm.label("已转市自然资源和规划局办理。") == "国土资源"  # not 规划局
+    assert bm.label("您可向人民法院起诉。") is None  # ignored names do not vote
+    assert bm.label("经市住建局与派出所联合调查") is None  # two classes, neither dominant
+    assert bm.label("您的留言已收悉。") is None
+    rows = [
+        {"t": "拖欠工资", "d": " 老板不发工资 ", "r": "经区人社局劳动保障监察大队调查"},
+        {"t": "噪音", "d": "工地夜间施工", "r": "区城管执法大队已处理"},
+        {"t": "噪音", "d": "工地夜间施工", "r": "已收悉"},
+    ]
+    got = bureau_labels(rows, bm, "r", "d", "t", skip={1})
+    assert [(i, r.label, r.text, r.title) for i, r in got] == [
+        (0, "劳动和社会保障", "老板不发工资", "拖欠工资")]
+
+
+def test_learn_extra_records_train_but_are_not_scored(school) -> None:
+    from nlp.learn import Options
+    from nlp.records import Record
+
+    pack, d = school
+    recs = [Record("学费乱收费", "收费管理"), Record("老师打孩子", "师德师风")] * 4
+    extra = [Record("食堂饭菜有虫子", "餐饮卫生")] * 3
+    rep = learn(pack, recs, load_keyword_file(d), k=2, options=Options(top_k=50), extra=extra)
+    assert sum(f.n for f in rep.folds) == len(recs)
+    assert rep.keywords.meta["extra_records"] == 3
+    assert "餐饮卫生" not in rep.per_category
