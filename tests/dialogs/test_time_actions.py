@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.bootstrap import App
 from core.cases.model import Status, Tier
 from core.clock import FixedClock
 from tests.conftest import AppFactory
 from tests.dialogs.script import Person, RecordingSender, deliver, file_complaint
 
 
-def test_a_promised_reply_time_is_a_deadline(make_app: AppFactory) -> None:
+def _promise_flow(make_app: AppFactory) -> tuple[App, RecordingSender, FixedClock, str, Person]:
+    """A filed case whose handler has chosen "promise a reply time"."""
     app = make_app()
     outbox = RecordingSender("console")
     app.dispatcher.register(outbox)
@@ -19,6 +21,11 @@ def test_a_promised_reply_time_is_a_deadline(make_app: AppFactory) -> None:
     number = file_complaint(Person(app, "parent"))
     handler = Person(app, "he")
     handler.send(choice=f"act:promise:{number}")
+    return app, outbox, clock, number, handler
+
+
+def test_a_promised_reply_time_is_a_deadline(make_app: AppFactory) -> None:
+    app, outbox, clock, number, handler = _promise_flow(make_app)
     handler.send("11-25 15:00")
     assert "2026年11月25日 15:00" in handler.text
     deliver(app)
@@ -39,14 +46,7 @@ def test_a_promised_reply_time_is_a_deadline(make_app: AppFactory) -> None:
 
 
 def test_promise_kept_by_a_reply_raises_no_alarm(make_app: AppFactory) -> None:
-    app = make_app()
-    outbox = RecordingSender("console")
-    app.dispatcher.register(outbox)
-    clock = app.clock
-    assert isinstance(clock, FixedClock)
-    number = file_complaint(Person(app, "parent"))
-    handler = Person(app, "he")
-    handler.send(choice=f"act:promise:{number}")
+    app, outbox, clock, number, handler = _promise_flow(make_app)
     handler.send("2")  # two working days
     handler.send(choice=f"act:progress:{number}")
     handler.send("已调查完毕，明天给出处理意见")
