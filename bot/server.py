@@ -55,10 +55,14 @@ def create_asgi(app: App, runtimes: list[ChannelRuntime] | None = None,
                 pass
 
     async def sweep_job() -> None:
-        report = await asyncio.to_thread(app.sweeper.run_once)
+        report = await asyncio.to_thread(app.sweeper.run_once, 1000, False)
         if report.steps:
             log.info("sweep: %s case(s), %s step(s)", report.cases, report.steps)
         await dispatch_job()
+
+    async def digest_job() -> None:
+        if await asyncio.to_thread(app.sweeper.run_digests):
+            await dispatch_job()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -72,6 +76,8 @@ def create_asgi(app: App, runtimes: list[ChannelRuntime] | None = None,
                           id="dispatch", coalesce=True, max_instances=1)
             sched.add_job(sweep_job, "interval", seconds=s.sweep_interval_seconds, id="sweep",
                           coalesce=True, max_instances=1, next_run_time=app.clock.now())
+            sched.add_job(digest_job, "interval", seconds=300, id="digests", coalesce=True,
+                          max_instances=1, next_run_time=app.clock.now())
             sched.start()
         try:
             yield

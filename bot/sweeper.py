@@ -30,15 +30,23 @@ class Sweeper:
         self.clock = clock
         self.digests = digests
 
-    def run_once(self, batch: int = 1000) -> SweepReport:
-        """Do everything due at the clock's `now`. Jobs call this with no arguments; running
-        it again, or in another process at the same time, repeats nothing."""
+    def run_digests(self) -> int:
+        """Write the digests whose time has come (each once per period)."""
+        if self.digests is None:
+            return 0
+        with self.uow_factory() as uow:
+            written = self.digests.run(uow)
+            uow.commit()
+        return written
+
+    def run_once(self, batch: int = 1000, digests: bool = True) -> SweepReport:
+        """Do everything due at the clock's `now` (the case timeline, and the digests unless
+        `digests=False`: `tousu serve` runs them as a job of their own). Running it again, or
+        in another process at the same time, repeats nothing."""
         report = SweepReport()
         now = self.clock.now()
-        if self.digests is not None:
-            with self.uow_factory() as uow:
-                report.digests = self.digests.run(uow)
-                uow.commit()
+        if digests:
+            report.digests = self.run_digests()
         seen: set[str] = set()
         while True:
             with self.uow_factory() as uow:

@@ -40,10 +40,10 @@ def test_parse_correction(school) -> None:
 def test_suggest_keywords_from_corrections(school) -> None:
     pack, d = school
     samples = [FeedbackSample(t, "教学管理", "餐饮卫生") for t in (
-        "孩子说今天的课上发的鸡腿没熟", "鸡腿没熟还带血", "点心鸡腿是生的")]
+        "孩子说今天的课上发的寿司没熟", "寿司没熟还带血", "点心的寿司是生的")]
     sugg = suggest_keywords(pack, samples, d)
     adds = {(s.category, s.keyword) for s in sugg if s.action == "add"}
-    assert ("餐饮卫生", "鸡腿") in adds
+    assert ("餐饮卫生", "寿司") in adds  # a word the learned keywords don't have yet
     assert all(s.support >= 2 for s in sugg)
 
 
