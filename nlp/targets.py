@@ -69,10 +69,26 @@ def _better(a: TargetMatch, b: TargetMatch | None) -> bool:
     return key_a > key_b
 
 
+_FOUND: dict[tuple[int, str], TargetMatch | None] = {}
+_FOUND_MAX = 20_000
+
+
 def find_target(pack: Pack, text: str | None) -> TargetMatch | None:
-    """The department or staff member the text names, or None when nothing is close enough."""
+    """The department or staff member the text names, or None when nothing is close enough.
+    Cached per pack object: duplicate search asks about the same targets again and again."""
     if not text or not text.strip():
         return None
+    key = (id(_names(pack)), text)
+    if key in _FOUND:
+        return _FOUND[key]
+    if len(_FOUND) >= _FOUND_MAX:
+        _FOUND.clear()
+    found = _find_target(pack, text)
+    _FOUND[key] = found
+    return found
+
+
+def _find_target(pack: Pack, text: str) -> TargetMatch | None:
     norm = normalize(text).strip()
     names = _names(pack)
     best: TargetMatch | None = None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col
 
 from core.cases.model import OPEN, Case
@@ -34,7 +34,9 @@ def upsert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool:
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (ins(table).values(**values).on_conflict_do_nothing()
             .returning(*table.primary_key.columns))
-    return session.execute(stmt).first() is not None
+    # Core execution on the session's connection: same transaction, none of the ORM's
+    # bulk-statement bookkeeping (this runs for every inbound message)
+    return session.connection().execute(stmt).first() is not None
 
 
 class SqlCaseRepository:
@@ -234,31 +236,90 @@ class SqlCaseRepository:
         return [row_to_case(r, events.get(r.id or 0, [])) for r in rows]
 
 
+_SEEN = InboundSeenRow.__table__
+_STATE = DialogStateRow.__table__
+_IDENT = IdentityRow.__table__
+# Statements of the per-message path, built once (bind parameters filled at execution)
+_GET_STATE = select(_STATE.c.flow, _STATE.c.step, _STATE.c.language, _STATE.c.data,
+                    _STATE.c.updated_at).where(_STATE.c.channel == bindparam("channel"),
+                                               _STATE.c.user_id == bindparam("user_id"))
+_KEEP_REPLIES = update(_SEEN).where(_SEEN.c.channel == bindparam("b_channel"),
+                                    _SEEN.c.update_id == bindparam("b_update_id"))
+_STAFF_FOR = select(_IDENT.c.staff_id).where(_IDENT.c.channel == bindparam("channel"),
+                                              _IDENT.c.address == bindparam("address"),
+                                              _IDENT.c.role == "staff")
+_STATE_COLUMNS = ("flow", "step", "language", "data", "updated_at")
+
+
+def _state_upsert(dialect: str) -> Any:
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = ins(_STATE)
+    return stmt.on_conflict_do_update(index_elements=["channel", "user_id"],
+                                      set_={k: stmt.excluded[k] for k in _STATE_COLUMNS})
+
+
+def _seen_insert(dialect: str) -> Any:
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    return ins(_SEEN).on_conflict_do_nothing().returning(_SEEN.c.channel)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _prebuilt(kind: str, dialect: str) -> Any:
+    key = f"{kind}:{dialect}"
+    if key not in _UPSERTS:
+        _UPSERTS[key] = (_state_upsert if kind == "state" else _seen_insert)(dialect)
+    return _UPSERTS[key]
+
+
+@dataclass
+class DialogState:
+    """One person's conversation state on one channel (the `dialog_states` row)."""
+
+    channel: str
+    user_id: str
+    flow: str | None = None
+    step: str | None = None
+    language: str = "zh-CN"
+    data: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+
 class SqlDialogRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, channel: str, user_id: str) -> DialogStateRow | None:
-        return self.session.get(DialogStateRow, (channel, user_id))
+    def get(self, channel: str, user_id: str) -> DialogState | None:
+        row = self.session.connection().execute(
+            _GET_STATE, {"channel": channel, "user_id": user_id}).first()
+        if row is None:
+            return None
+        return DialogState(channel, user_id, row.flow, row.step, row.language,
+                           dict(row.data or {}), row.updated_at)
 
-    def save(self, row: DialogStateRow) -> None:
-        self.session.add(row)
-        flag_modified(row, "data")  # JSON is compared by value; always write it
+    def save(self, state: DialogState) -> None:
+        """Insert or replace the state (Core upsert: this runs for every inbound message)."""
+        values = {"channel": state.channel, "user_id": state.user_id, "flow": state.flow,
+                  "step": state.step, "language": state.language, "data": state.data,
+                  "updated_at": state.updated_at}
+        self.session.connection().execute(
+            _prebuilt("state", self.session.get_bind().dialect.name), values)
 
     def seen(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record an update id; True when it had been seen before (a redelivery)."""
-        inserted = upsert_ignore(self.session, InboundSeenRow.__table__,
-                                 {"channel": channel, "update_id": update_id, "seen_at": now})
-        return not inserted
+        inserted = self.session.connection().execute(
+            _prebuilt("seen", self.session.get_bind().dialect.name),
+            {"channel": channel, "update_id": update_id, "seen_at": now}).first()
+        return inserted is None
 
     def replies_of(self, channel: str, update_id: str) -> list[Any]:
         row = self.session.get(InboundSeenRow, (channel, update_id))
         return list(row.replies or []) if row is not None else []
 
     def keep_replies(self, channel: str, update_id: str, replies: list[Any]) -> None:
-        self.session.execute(update(InboundSeenRow).where(
-            col(InboundSeenRow.channel) == channel, col(InboundSeenRow.update_id) == update_id
-        ).values(replies=replies))
+        self.session.connection().execute(
+            _KEEP_REPLIES, {"b_channel": channel, "b_update_id": update_id, "replies": replies})
 
 
 class SqlMarks:
@@ -292,8 +353,9 @@ class SqlDirectory:
             col(IdentityRow.reachable).is_(True))))
 
     def staff_for(self, channel: str, address: str) -> str | None:
-        row = self.session.get(IdentityRow, (channel, address))
-        return row.staff_id if row is not None and row.role == "staff" else None
+        row = self.session.connection().execute(
+            _STAFF_FOR, {"channel": channel, "address": address}).first()
+        return row[0] if row is not None else None
 
     def manager_groups(self) -> list[IdentityRow]:
         return list(self.session.scalars(select(IdentityRow).where(

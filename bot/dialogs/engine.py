@@ -26,7 +26,7 @@ from core.cases.service import CaseService, DomainError, Intake, TierSignal
 from core.clock import Clock
 from core.pack import Duration, Pack, Role, Unit
 from core.routing.classifier import Classification, Classifier
-from storage.tables import DialogStateRow
+from storage.repositories import DialogState
 from storage.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Turn:
     """Everything one inbound message is handled with."""
 
     uow: SqlUnitOfWork
-    state: DialogStateRow
+    state: DialogState
     inbound: Inbound
     lang: str
     now: datetime
@@ -94,7 +94,7 @@ class DialogEngine:
                     inbound.channel, inbound.update_id)]
             state = uow.dialogs.get(inbound.channel, inbound.user_id)
             if state is None:
-                state = DialogStateRow(channel=inbound.channel, user_id=inbound.user_id,
+                state = DialogState(channel=inbound.channel, user_id=inbound.user_id,
                                        language=normalise_language(inbound.language,
                                                                    self.default_locale),
                                        data={})
@@ -123,7 +123,7 @@ class DialogEngine:
             state = uow.dialogs.get(channel, user_id)
             fresh = state is None
             if state is None:
-                state = DialogStateRow(channel=channel, user_id=user_id,
+                state = DialogState(channel=channel, user_id=user_id,
                                        language=normalise_language(language,
                                                                    self.default_locale),
                                        data={})
@@ -150,7 +150,7 @@ class DialogEngine:
         if not choices:
             return
         with self.uow_factory() as uow:
-            state = uow.dialogs.get(channel, user_id) or DialogStateRow(
+            state = uow.dialogs.get(channel, user_id) or DialogState(
                 channel=channel, user_id=user_id, language=self.default_locale, data={})
             data = dict(state.data or {})
             data["_choices"] = [[c.key, c.label] for c in choices]
