@@ -10,6 +10,7 @@ gives a low confidence and several telling hits a high one.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -42,8 +43,15 @@ def _reasons(contrib: Mapping[str, float]) -> tuple[str, ...]:
     and no word that is part of a longer one already given (虫 when 虫子 is there)."""
     pos = [k for k, v in contrib.items() if v > 0]
     kept = [k for k in pos if not any(k != o and k in o for o in pos)]
-    kept.sort(key=lambda k: (len(k) < 2, -contrib[k]))
-    return tuple(kept[:MAX_REASONS])
+    words = [k for k in kept if len(k) >= 2 and not _NUMERIC.search(k)]
+    # single characters and number fragments (三百, 百多) only when nothing better explains it
+    shown = words or kept
+    shown.sort(key=lambda k: -contrib[k])
+    return tuple(shown[:MAX_REASONS])
+
+
+_DIGITS = "0-9零一二三四五六七八九十百千万两"
+_NUMERIC = re.compile(f"[{_DIGITS}]{{2}}|^[{_DIGITS}]")
 
 
 class KeywordClassifier:
