@@ -125,7 +125,7 @@ def report(
         raise typer.Exit(2)
     with the_app.uow() as uow:
         result = period_report(uow.cases.for_period(start, end), start, end,
-                               the_app.pack.households)
+                               the_app.pack.households, uow.cases.root_causes(start, end))
     if as_json:
         typer.echo(json.dumps(report_json(result), ensure_ascii=False, indent=2))
     else:

@@ -91,7 +91,7 @@ class Digests:
         start = datetime.fromisoformat(period).replace(tzinfo=self.tz) - timedelta(days=7)
         end = start + timedelta(days=7)
         report = period_report(uow.cases.for_period(start, end), start, end,
-                               self.pack.households)
+                               self.pack.households, uow.cases.root_causes(start, end))
         text = render_report(self.render, report, self.pack.locale, "report.weekly_title")
         return self._send(uow, f"weekly:{period}", "managers", "digest", text)
 
@@ -100,6 +100,6 @@ class Digests:
         previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
         start, end = month_bounds(previous, self.pack.timezone)
         report = period_report(uow.cases.for_period(start, end), start, end,
-                               self.pack.households)
+                               self.pack.households, uow.cases.root_causes(start, end))
         text = render_report(self.render, report, self.pack.locale, "report.monthly_title")
         return self._send(uow, f"monthly:{period}", "managers", "digest", text)

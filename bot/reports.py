@@ -47,6 +47,9 @@ def render_report(r: Renderer, report: PeriodReport, lang: str, title_key: str) 
                        department=r.department_name(d.department, lang), count=d.count,
                        closed=d.closed, on_time=d.on_time, resolved=d.resolved,
                        satisfied=d.satisfied, rated=d.rated, repeat=d.repeat))
+    if report.by_cause:
+        lines.append(t(lang, "report.causes", causes="，".join(
+            f"{cause} {n}" for cause, n in sorted(report.by_cause.items(), key=lambda x: -x[1]))))
     if report.serious:
         lines.append(t(lang, "report.serious"))
         lines += [f"  {n} {tier}: {reasons}" for n, tier, reasons in report.serious]

@@ -46,6 +46,7 @@ class PeriodReport:
     by_category: tuple[CategoryRow, ...]
     by_department: tuple[DepartmentRow, ...]
     by_tier: dict[str, int] = field(default_factory=dict)
+    by_cause: dict[str, int] = field(default_factory=dict)  # root cause (人机料法环) -> cases
     serious: tuple[tuple[str, str, str], ...] = ()  # (number, tier, reasons) for 重大 / 热点
     open_cases: tuple[tuple[str, str, str], ...] = ()  # (number, status, last event)
 
@@ -60,10 +61,12 @@ def _pct(a: int, b: int) -> float:
 
 
 def period_report(cases: list[Case], start: datetime, end: datetime,
-                  households: int | None = None) -> PeriodReport:
+                  households: int | None = None,
+                  causes: dict[str, str] | None = None) -> PeriodReport:
     """`cases`: every case registered before `end` that was open at `start` or registered
     in [start, end). Merged cases are counted once under the case they joined. Events are
-    needed only on 热点/重大 cases (for the reasons of their tier)."""
+    needed only on 热点/重大 cases (for the reasons of their tier); `causes` maps case
+    numbers to their recorded root cause."""
     this = [c for c in cases if start <= c.received_at < end and c.status != Status.MERGED]
     earlier_open = [c for c in cases if c.received_at < start and c.status != Status.MERGED]
     cumulative = this + earlier_open
@@ -106,6 +109,8 @@ def period_report(cases: list[Case], start: datetime, end: datetime,
         complaint_rate=round(len(this) / households, 4) if households else None,
         complainants=sum(c.complainants for c in this),
         by_category=cat_rows, by_department=tuple(dept_rows),
-        by_tier=dict(Counter(c.tier.value for c in this)), serious=serious,
+        by_tier=dict(Counter(c.tier.value for c in this)),
+        by_cause=dict(Counter(causes[c.number] for c in this if causes and c.number in causes)),
+        serious=serious,
         open_cases=open_cases,
     )

@@ -145,6 +145,17 @@ class SqlCaseRepository:
         rows.sort(key=lambda r: r.id or 0)
         return self.load_many(rows, with_events=lambda r: r.tier in ("热点", "重大"))
 
+    def root_causes(self, start: datetime, end: datetime) -> dict[str, str]:
+        """Case number -> latest recorded root cause, for cases registered in [start, end)."""
+        rows = self.session.execute(
+            select(CaseRow.number, EventRow.data).join(CaseRow, col(CaseRow.id) ==
+                                                       col(EventRow.case_id))
+            .where(col(EventRow.type) == "root_cause",
+                   col(CaseRow.received_at) >= start.astimezone(timezone.utc),
+                   col(CaseRow.received_at) < end.astimezone(timezone.utc))
+            .order_by(col(EventRow.id)))
+        return {number: str(data.get("cause")) for number, data in rows}
+
     def daily_counts(self, now: datetime, day_end: datetime) -> dict[str | None, dict[str, int]]:
         """Per department: new in the last 24 h, due today, overdue, awaiting revisit, open —
         counted in SQL through indexes (the daily check, 日盘点)."""

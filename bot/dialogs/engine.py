@@ -22,7 +22,7 @@ from bot.dialogs.validation import InputError, clean_text, parse_phone, parse_wh
 from bot.i18n import Catalogue, normalise_language
 from bot.payloads import payload_to_reply, reply_to_payload
 from core.cases.model import Case, Evidence, Outcome, Satisfaction, Status, Tier
-from core.cases.service import CaseService, DomainError, Intake, TierSignal
+from core.cases.service import ROOT_CAUSES, CaseService, DomainError, Intake, TierSignal
 from core.clock import Clock
 from core.pack import Duration, Pack, Role, Unit
 from core.routing.classifier import Classification, Classifier
@@ -295,6 +295,12 @@ class DialogEngine:
         if kind == "act" and turn.staff_id:
             verb, _, number = rest.partition(":")
             self._staff_action(turn, verb, number)
+            return True
+        if kind == "cause" and turn.staff_id:
+            number, _, cause = rest.rpartition(":")
+            self.service.record_cause(turn.uow, number, turn.staff_id, cause)
+            turn.say(self.t(turn, "staff.done_cause", number=number,
+                            cause=self.t(turn, f"cause.{cause}")))
             return True
         if kind == "case" and turn.staff_id:
             self._show_case(turn, rest)
@@ -752,6 +758,9 @@ class DialogEngine:
         self._clear(turn)
         self.service.resolve(turn.uow, number, self._sid(turn), outcome, text)
         turn.say(self.t(turn, "staff.done_resolve", number=number, outcome=outcome.value))
+        turn.say(self.t(turn, "staff.ask_cause", number=number),
+                 [Choice(f"cause:{number}:{c}", self.t(turn, f"cause.{c}"))
+                  for c in ROOT_CAUSES])
 
     def finish_promise(self, turn: Turn) -> None:
         number = str(turn.data["case"])

@@ -25,6 +25,7 @@ from core.clock import Clock
 from core.pack import Duration, Pack, Unit
 from core.routing.assign import holder_of_level, level_up, may_act_on, pick_handler
 
+ROOT_CAUSES = ("人", "机", "料", "法", "环")  # people, machines, materials, methods, environment
 ALERT_EVENTS = frozenset({"reminder", "escalated", "tier_raised", "major_report",
                           "promise_missed", "reopened"})
 
@@ -333,6 +334,19 @@ class CaseService:
         case.record("acknowledged", self._now(), f"staff:{staff_id}", event=seq)
         uow.cases.save(case)
         return True
+
+    def record_cause(self, uow: UnitOfWork, number: str, staff_id: str, cause: str) -> Case:
+        """Root cause of a handled case (人 / 机 / 料 / 法 / 环, DOMAIN.md §6); the latest
+        recorded cause counts."""
+        case = self._load(uow, number)
+        self._check_staff(case, staff_id)
+        if cause not in ROOT_CAUSES:
+            raise DomainError("error.bad_cause")
+        if case.status not in (Status.RESOLVED, Status.CLOSED):
+            raise DomainError("error.not_resolved", number=number)
+        case.record("root_cause", self._now(), f"staff:{staff_id}", cause=cause)
+        uow.cases.save(case)
+        return case
 
     def not_accept(self, uow: UnitOfWork, number: str, staff_id: str, reason: str) -> Case:
         case = self._load(uow, number)

@@ -58,13 +58,17 @@ def test_monthly_table_counts_this_period_and_earlier_open_cases(make_app: AppFa
     handler.send(choice=f"act:resolve:{n1}")
     handler.pick("支持")
     handler.send("已退费")
+    handler.pick("法（")  # the optional root cause offered after resolving
+    assert "根本原因：法" in handler.text
     with app.uow() as uow:
         app.service.rate(uow, n1, Satisfaction.SATISFIED)
         uow.commit()
     start = datetime.fromisoformat("2026-11-01T00:00:00+08:00")
     end = datetime.fromisoformat("2026-12-01T00:00:00+08:00")
     with app.uow() as uow:
-        report = period_report(uow.cases.for_period(start, end), start, end)
+        report = period_report(uow.cases.for_period(start, end), start, end, None,
+                               uow.cases.root_causes(start, end))
+    assert report.by_cause == {"法": 1}
     assert (report.complaints, report.cumulative) == (2, 3)
     assert (report.closed_new, report.handling_rate) == (1, 50.0)
     assert report.cumulative_handling_rate == round(100 / 3, 1)
