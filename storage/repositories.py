@@ -189,13 +189,6 @@ class SqlCaseRepository:
             col(CaseRow.due_resolution) < now.astimezone(timezone.utc),
         ).order_by(col(CaseRow.due_resolution)).limit(limit)))
 
-    def open_since(self, since: datetime) -> list[Case]:
-        rows = self.session.scalars(select(CaseRow).where(
-            col(CaseRow.status).in_(_OPEN_VALUES),
-            col(CaseRow.received_at) >= since.astimezone(timezone.utc),
-        ).order_by(col(CaseRow.id))).all()
-        return [row_to_case(r, []) for r in rows]
-
     # -- sweeps ------------------------------------------------------------------------
 
     def due_for_check(self, now: datetime, limit: int = 1000) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
 from core.cases.model import Case
@@ -31,9 +30,6 @@ class CaseRepository(Protocol):
         """The handler most recently given a case of this department."""
         ...
 
-    def open_since(self, since: datetime) -> list[Case]:
-        """Open cases registered since `since` (duplicate search)."""
-        ...
 
 
 class UnitOfWork(Protocol):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -163,10 +162,6 @@ def test_migrations_are_idempotent(db_app: App) -> None:
     assert current_revision(db_app.db) == "0004"
     upgrade(db_app.db)
     assert current_revision(db_app.db) == "0004"
-
-
-def _noop(*_: object) -> Callable[[], None]:
-    return lambda: None
 
 
 def test_a_sweep_killed_midway_is_finished_by_the_next_one_without_repeats(

@@ -59,9 +59,6 @@ class FakeCaseRepository:
                         best = key
         return best[2] if best else None
 
-    def open_since(self, since: datetime) -> list[Case]:
-        return [c for c in self.rows.values() if c.is_open and c.received_at >= since]
-
 
 class FakeUnitOfWork:
     def __init__(self) -> None:
