@@ -10,22 +10,24 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.dialogs.flows import FLOWS, INTAKE, STAFF_ACTIONS, Flow, Step
+from bot.dialogs.complainant import ComplainantActions
+from bot.dialogs.flows import FLOWS, INTAKE, Flow, Step
+from bot.dialogs.intake import IntakeSteps
 from bot.dialogs.render import Renderer
-from bot.dialogs.types import Attachment, Choice, Inbound, Reply
-from bot.dialogs.validation import InputError, clean_text, parse_phone, parse_when
+from bot.dialogs.staff import StaffActions
+from bot.dialogs.turn import Turn
+from bot.dialogs.types import Choice, Inbound, Reply
+from bot.dialogs.validation import InputError, clean_text, parse_phone
 from bot.i18n import Catalogue, normalise_language
 from bot.payloads import payload_to_reply, reply_to_payload
-from core.cases.model import Case, Evidence, Outcome, Satisfaction, Status, Tier
-from core.cases.service import ROOT_CAUSES, CaseService, DomainError, Intake, TierSignal
+from core.cases.service import CaseService, DomainError
 from core.clock import Clock
-from core.pack import Duration, Pack, Role, Unit
-from core.routing.classifier import Classification, Classifier
+from core.pack import Duration, Pack, Unit
+from core.routing.classifier import Classifier
 from storage.repositories import DialogState
 from storage.uow import SqlUnitOfWork
 
@@ -37,31 +39,9 @@ DuplicateFinder = Callable[[str, str, Sequence[tuple[str, str, str]]],
 CorrectionParser = Callable[[str], "str | None"]
 LOW_CONFIDENCE = 0.5
 COMMAND = re.compile(r"^/[A-Za-z_]+(@\w+)?(\s|$)")  # "/start x", not a path like "/tmp/a.jpg"
-TIER_BY_NAME = {t.value: t for t in Tier}
 
 
-@dataclass
-class Turn:
-    """Everything one inbound message is handled with."""
-
-    uow: SqlUnitOfWork
-    state: DialogState
-    inbound: Inbound
-    lang: str
-    now: datetime
-    staff_id: str | None
-    replies: list[Reply] = field(default_factory=list)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.state.data
-
-    def say(self, text: str, choices: Sequence[Choice] = (), request_contact: bool = False,
-            attachments: Sequence[Attachment] = ()) -> None:
-        self.replies.append(Reply(text, tuple(choices), request_contact, tuple(attachments)))
-
-
-class DialogEngine:
+class DialogEngine(IntakeSteps, StaffActions, ComplainantActions):
     def __init__(self, *, uow_factory: Callable[[], SqlUnitOfWork], service: CaseService,
                  pack: Pack, catalogue: Catalogue, clock: Clock, classifier: Classifier,
                  renderer: Renderer, resolve_target: TargetResolver | None = None,
@@ -436,7 +416,6 @@ class DialogEngine:
 
     def _step(self, turn: Turn, flow: Flow, choice: str | None) -> None:
         step = flow.step(turn.state.step or flow.steps[0].id)
-        inbound = turn.inbound
         try:
             handler = getattr(self, f"_answer_{step.kind}")
             done: bool = handler(turn, flow, step, choice)
@@ -446,7 +425,6 @@ class DialogEngine:
             return
         if done and turn.state.flow == flow.id and turn.state.step == step.id:
             self._advance(turn, flow, step)
-        del inbound
 
     # -- answer kinds (return True when the step is complete) ---------------------------------
 
@@ -543,431 +521,8 @@ class DialogEngine:
 
     # -- intake: category suggestion ------------------------------------------------------
 
-    def _classify(self, turn: Turn) -> Classification:
-        grievance = "\n".join(turn.data.get("grievance") or [])
-        text = f"{grievance}\n{turn.data.get('request', '')}"
-        first = (turn.data.get("grievance") or [""])[0]
-        return self.classifier.classify(text, title=first, target=turn.data.get("target"))
 
-    def _prompt_category(self, turn: Turn) -> None:
-        result = self._classify(turn)
-        turn.data["suggest"] = {
-            "category": result.category, "department": result.department,
-            "confidence": round(result.confidence, 3), "keywords": list(result.keywords),
-            "ranking": [[r.category, round(r.score, 3)] for r in result.ranking[:5]],
-            "department_from_target": result.department_from_target,
-            "signals": [[s.kind, s.tier, s.keyword, s.response_minutes] for s in result.signals],
-        }
-        names = [c.name for c in self.pack.categories]
-        ranked = [r.category for r in result.ranking if r.category in names]
-        other = names[-1]
-        choices: list[Choice] = []
-        if result.category and result.confidence >= self.low_confidence:
-            text = self.t(turn, "intake.suggest_one",
-                          category=self.render.category_name(result.category, turn.lang),
-                          department=self.render.department_name(result.department, turn.lang))
-            choices.append(Choice(f"cat:{result.category}", self.t(turn, "intake.choice_yes")))
-            rest = [c for c in names if c != result.category]
-            choices += [Choice(f"cat:{c}", self.render.category_name(c, turn.lang))
-                        for c in rest]
-        else:
-            top = [c for c in ranked if c != other][:3]
-            text = self.t(turn, "intake.suggest_few" if top else "intake.suggest_none")
-            shown = top + [c for c in names if c not in top and c != other] + [other]
-            choices = [Choice(f"cat:{c}", self.render.category_name(c, turn.lang))
-                       for c in shown]
-        turn.say(text, choices)
 
-    def _answer_category(self, turn: Turn, flow: Flow, step: Step, choice: str | None) -> bool:
-        names = [c.name for c in self.pack.categories]
-        chosen: str | None = None
-        if choice and choice.startswith("cat:") and choice[4:] in names:
-            chosen = choice[4:]
-        elif choice is None and turn.inbound.text:
-            text = turn.inbound.text.strip()
-            chosen = next((c.name for c in self.pack.categories
-                           if text in (c.name, c.name_en)), None)
-            if chosen is None and self.parse_correction is not None:
-                chosen = self.parse_correction(text)
-        if chosen is None:
-            raise InputError("invalid.choose")
-        suggest = turn.data.get("suggest") or {}
-        turn.data["category"] = chosen
-        department = (suggest.get("department") if suggest.get("department_from_target")
-                      else None)
-        if department is None or chosen != suggest.get("category"):
-            cat = self.pack.category(chosen)
-            department = cat.department if cat else None
-            if suggest.get("department_from_target") and suggest.get("department"):
-                department = suggest["department"]
-        turn.data["department"] = department
-        turn.data["duplicates"] = self._duplicates(turn)
-        return True
 
-    def _duplicates(self, turn: Turn) -> list[list[Any]]:
-        if self.find_duplicates is None:
-            return []
-        candidates = turn.uow.cases.duplicate_candidates(
-            turn.now - timedelta(days=30), turn.data.get("department"),
-            turn.data.get("category"), (turn.inbound.channel, turn.inbound.user_id))
-        if not candidates:
-            return []
-        grievance = "\n".join(turn.data.get("grievance") or [])
-        found = self.find_duplicates(grievance, str(turn.data.get("target", "")), candidates)
-        return [[number, round(score, 3)] for number, score in found[:3]]
 
-    def _prompt_duplicate(self, turn: Turn) -> None:
-        dups = turn.data.get("duplicates") or []
-        lines = []
-        choices = []
-        for case in turn.uow.cases.briefs([number for number, _score in dups]):
-            number = case.number
-            lines.append(self.render.case_line(case, turn.lang))
-            choices.append(Choice(f"follow:{number}", self.t(turn, "intake.choice_follow",
-                                                             number=number)))
-        choices.append(Choice("new", self.t(turn, "intake.choice_new_case")))
-        turn.say(self.t(turn, "intake.ask_duplicate", cases="\n".join(lines)), choices)
 
-    def _answer_duplicate(self, turn: Turn, flow: Flow, step: Step, choice: str | None) -> bool:
-        if choice == "new":
-            turn.data["follow"] = None
-            return True
-        if choice and choice.startswith("follow:"):
-            turn.data["follow"] = choice.split(":", 1)[1]
-            return True
-        raise InputError("invalid.choose")
-
-    def _answer_when(self, turn: Turn, flow: Flow, step: Step, choice: str | None) -> bool:
-        if choice and choice.startswith("when:"):
-            turn.data[step.id] = choice[5:]
-            return True
-        if choice is not None:
-            raise InputError("invalid.choose")
-        at = parse_when(turn.inbound.text, turn.now, self.service.calendar)
-        if at <= turn.now:
-            raise InputError("invalid.when_past")
-        turn.data[step.id] = at.isoformat()
-        return True
-
-    def _answer_department(self, turn: Turn, flow: Flow, step: Step, choice: str | None) -> bool:
-        ids = {d.id for d in self.pack.departments}
-        dept = choice[5:] if choice and choice.startswith("dept:") else None
-        if dept is None and turn.inbound.text:
-            text = turn.inbound.text.strip()
-            dept = next((d.id for d in self.pack.departments
-                         if text in (d.id, d.name, d.name_en, *d.aliases)), None)
-        if dept not in ids:
-            raise InputError("invalid.choose")
-        turn.data[step.id] = dept
-        return True
-
-    # == finishers ==========================================================================
-
-    def finish_intake(self, turn: Turn) -> None:
-        data = turn.data
-        inbound = turn.inbound
-        evidence = [Evidence(e["kind"], e["ref"], e.get("name")) for e in data.get("evidence")
-                    or []]
-        grievance = "\n".join(data.get("grievance") or [])
-        follow = data.get("follow")
-        if follow:
-            case = self.service.add_complainant(turn.uow, follow, f"{inbound.channel}:"
-                                                f"{inbound.user_id}")
-            self._clear(turn)
-            turn.say(self.t(turn, "intake.following", number=case.number,
-                            due=self.render.when(case.due_resolution, turn.lang)))
-            return
-        suggest = data.get("suggest") or {}
-        signals = [TierSignal(TIER_BY_NAME[tier], f"{kind}: {word}")
-                   for kind, tier, word, _minutes in suggest.get("signals", [])
-                   if tier in TIER_BY_NAME]
-        target_staff = None
-        if self.resolve_target is not None:
-            found = self.resolve_target(str(data.get("target", "")))
-            if found and found[0] == "staff":
-                target_staff = found[1]
-        intake = Intake(
-            channel=inbound.channel, user_id=inbound.user_id, name=data.get("name"),
-            contact=data.get("contact"), anonymous=bool(data.get("anonymous")),
-            target=str(data.get("target", "")), grievance=grievance,
-            request=str(data.get("request", "")), language=turn.lang,
-            category=data.get("category"), department=data.get("department"),
-            target_staff=target_staff, evidence=evidence, signals=signals,
-            classification={"predicted": suggest.get("category"),
-                            "confidence": suggest.get("confidence"),
-                            "keywords": suggest.get("keywords", []),
-                            "chosen": data.get("category"),
-                            "urgent": [s for s in suggest.get("signals", []) if s[3]]},
-        )
-        case = self.service.register(turn.uow, intake)
-        self._clear(turn)
-        turn.say(self.t(turn, "intake.registered", number=case.number,
-                        department=self.render.department_name(case.department, turn.lang),
-                        first=self.render.when(case.due_first_response, turn.lang),
-                        due=self.render.when(case.due_resolution, turn.lang)))
-
-    def finish_survey_reason(self, turn: Turn) -> None:
-        number = str(turn.data.get("case"))
-        reason = str(turn.data.get("reason", ""))
-        self._clear(turn)
-        case = self.service.rate(turn.uow, number, Satisfaction.UNSATISFIED, reason)
-        turn.say(self.t(turn, "survey.reopened", number=number,
-                        due=self.render.when(case.due_resolution, turn.lang)))
-
-    def finish_relay(self, turn: Turn) -> None:
-        number = str(turn.data.get("case"))
-        text = "\n".join(turn.data.get("text") or [])
-        evidence = [Evidence(e["kind"], e["ref"], e.get("name"))
-                    for e in turn.data.get("evidence") or []]
-        self._clear(turn)
-        self._own_case(turn, number)
-        self.service.complainant_answer(turn.uow, number, text, evidence)
-        turn.say(self.t(turn, "relay.sent", number=number))
-
-    def finish_progress(self, turn: Turn) -> None:
-        number, text = str(turn.data["case"]), str(turn.data["text"])
-        self._clear(turn)
-        case = self.service.progress(turn.uow, number, self._sid(turn), text)
-        self._done(turn, case, "staff.done_progress")
-
-    def finish_ask(self, turn: Turn) -> None:
-        number, text = str(turn.data["case"]), str(turn.data["text"])
-        self._clear(turn)
-        case = self.service.ask_complainant(turn.uow, number, self._sid(turn), text)
-        self._done(turn, case, "staff.done_ask")
-
-    def finish_transfer(self, turn: Turn) -> None:
-        number = str(turn.data["case"])
-        dept, reason = str(turn.data["department"]), str(turn.data["reason"])
-        self._clear(turn)
-        case = self.service.transfer(turn.uow, number, self._sid(turn), dept, reason)
-        turn.say(self.t(turn, "staff.done_transfer", number=number,
-                        department=self.render.department_name(dept, turn.lang),
-                        handler=self.render.staff_name(case.handler)))
-
-    def finish_extend(self, turn: Turn) -> None:
-        number = str(turn.data["case"])
-        days, reason = int(turn.data["days"]), str(turn.data["reason"])
-        self._clear(turn)
-        case = self.service.request_extension(turn.uow, number, self._sid(turn), days, reason)
-        self._done(turn, case, "staff.done_extend", days=days)
-
-    def finish_resolve(self, turn: Turn) -> None:
-        number = str(turn.data["case"])
-        outcome, text = Outcome(turn.data["outcome"]), str(turn.data["text"])
-        self._clear(turn)
-        self.service.resolve(turn.uow, number, self._sid(turn), outcome, text)
-        turn.say(self.t(turn, "staff.done_resolve", number=number, outcome=outcome.value))
-        turn.say(self.t(turn, "staff.ask_cause", number=number),
-                 [Choice(f"cause:{number}:{c}", self.t(turn, f"cause.{c}"))
-                  for c in ROOT_CAUSES])
-
-    def finish_promise(self, turn: Turn) -> None:
-        number = str(turn.data["case"])
-        by = datetime.fromisoformat(str(turn.data["when"]))
-        self._clear(turn)
-        case = self.service.promise(turn.uow, number, self._sid(turn), by)
-        self._done(turn, case, "staff.done_promise", when=self.render.when(by, turn.lang))
-
-    def finish_withdraw(self, turn: Turn) -> None:
-        number, yes = str(turn.data["case"]), turn.data.get("confirm") == "yes"
-        self._clear(turn)
-        if not yes:
-            turn.say(self.t(turn, "withdraw.kept", number=number))
-            return
-        self._own_case(turn, number)
-        self.service.withdraw(turn.uow, number, "withdrawn by the complainant")
-        turn.say(self.t(turn, "withdraw.done", number=number))
-
-    def finish_recomplain(self, turn: Turn) -> None:
-        number, text = str(turn.data["case"]), str(turn.data["text"])
-        self._clear(turn)
-        case = self.service.recomplain(turn.uow, number, text)
-        turn.say(self.t(turn, "recomplain.done", number=number,
-                        due=self.render.when(case.due_resolution, turn.lang)))
-
-    def finish_not_accept(self, turn: Turn) -> None:
-        number, reason = str(turn.data["case"]), str(turn.data["reason"])
-        self._clear(turn)
-        self.service.not_accept(turn.uow, number, self._sid(turn), reason)
-        turn.say(self.t(turn, "staff.done_not_accept", number=number))
-
-    def finish_refuse_extension(self, turn: Turn) -> None:
-        number, request = str(turn.data["case"]), int(turn.data["request"])
-        reason = str(turn.data["reason"])
-        self._clear(turn)
-        self.service.decide_extension(turn.uow, number, self._sid(turn), request, False,
-                                      reason)
-        turn.say(self.t(turn, "manager.refused", number=number))
-
-    def _done(self, turn: Turn, case: Case, key: str, **params: Any) -> None:
-        """Confirm a staff action and offer the next actions on the same case."""
-        choices: tuple[Choice, ...] = ()
-        if case.is_open and case.handler == turn.staff_id:
-            choices = tuple(c for c in self.render.action_choices(case, turn.lang)
-                            if not c.key.startswith("act:accept:"))
-        turn.say(self.t(turn, key, number=case.number, **params), choices)
-
-    @staticmethod
-    def _sid(turn: Turn) -> str:
-        if turn.staff_id is None:
-            raise DomainError("error.staff_only")
-        return turn.staff_id
-
-    # == complainant outside a flow ==========================================================
-
-    def _own_case(self, turn: Turn, number: str) -> Case:
-        case = turn.uow.cases.get(number)
-        inbound = turn.inbound
-        if case is None or (case.complainant.channel, case.complainant.user_id) != (
-                inbound.channel, inbound.user_id):
-            raise DomainError("error.no_such_case", number=number)
-        return case
-
-    def _complainant_cases(self, turn: Turn) -> list[Case]:
-        rows = turn.uow.cases.list_rows(
-            complainant=(turn.inbound.channel, turn.inbound.user_id), limit=20)
-        return turn.uow.cases.load_many(rows)
-
-    def _complainant_idle(self, turn: Turn) -> None:
-        cases = self._complainant_cases(turn)
-        waiting = next((c for c in cases if c.status == Status.WAITING), None)
-        if waiting is not None and (turn.inbound.text or turn.inbound.attachments):
-            text = (turn.inbound.text or "").strip()
-            evidence = [Evidence(a.kind, a.ref, a.name) for a in turn.inbound.attachments]
-            if text:
-                try:
-                    text = clean_text(text, max_len=2000)
-                except InputError as err:
-                    turn.say(self.t(turn, err.key, **err.params))
-                    return
-            self.service.complainant_answer(turn.uow, waiting.number, text, evidence)
-            turn.say(self.t(turn, "relay.sent", number=waiting.number))
-            return
-        choices = [Choice("menu:new", self.t(turn, "menu.new"))]
-        open_cases = [c for c in cases if c.is_open]
-        for c in open_cases[:3]:
-            choices.append(Choice(f"relay:{c.number}", self.t(turn, "menu.message_handler",
-                                                              number=c.number)))
-            choices.append(Choice(f"withdraw:{c.number}", self.t(turn, "menu.withdraw",
-                                                                 number=c.number)))
-        recent = turn.now - timedelta(days=30)
-        for c in cases:
-            if c.status == Status.CLOSED and c.closed_at and c.closed_at >= recent:
-                choices.append(Choice(f"recomplain:{c.number}",
-                                      self.t(turn, "menu.recomplain", number=c.number)))
-        if cases:
-            choices.append(Choice("menu:mycases", self.t(turn, "menu.mycases")))
-        choices.append(Choice("menu:help", self.t(turn, "menu.help")))
-        turn.say(self.t(turn, "menu.prompt"), choices)
-
-    def _my_cases(self, turn: Turn, latest_only: bool = False) -> None:
-        cases = self._complainant_cases(turn)
-        if not cases:
-            turn.say(self.t(turn, "no_cases"), [Choice("menu:new", self.t(turn, "menu.new"))])
-            return
-        if latest_only:
-            turn.say(self.render.case_status(cases[0], turn.lang))
-            return
-        lines = [self.render.case_line(c, turn.lang) for c in cases]
-        turn.say(self.t(turn, "my_cases", cases="\n".join(lines)))
-
-    def _survey_answer(self, turn: Turn, number: str, value: str) -> None:
-        self._own_case(turn, number)
-        try:
-            satisfaction = Satisfaction(value)
-        except ValueError:
-            turn.say(self.t(turn, "invalid.choose"))
-            return
-        if satisfaction == Satisfaction.UNSATISFIED:
-            self._enter(turn, FLOWS["survey_reason"], case=number)
-            return
-        self.service.rate(turn.uow, number, satisfaction)
-        turn.say(self.t(turn, "survey.thanks", number=number))
-
-    # == staff =============================================================================
-
-    def _staff_idle(self, turn: Turn, greet: bool = False) -> None:
-        sid = self._sid(turn)
-        rows = turn.uow.cases.list_rows(handler=sid, open_only=True, limit=30)
-        cases = turn.uow.cases.load_many(rows)
-        if greet:
-            turn.say(self.t(turn, "staff.welcome", name=self.render.staff_name(sid)))
-        if not cases:
-            turn.say(self.t(turn, "staff.no_cases"))
-            return
-        choices = [Choice(f"case:{c.number}", f"{c.number} {c.tier.value} "
-                          f"{self.render.status(c.status.value, turn.lang)}") for c in cases]
-        turn.say(self.t(turn, "staff.your_cases", count=len(cases)), choices)
-
-    def _show_case(self, turn: Turn, number: str) -> None:
-        sid = self._sid(turn)
-        case = turn.uow.cases.get(number)
-        if case is None:
-            raise DomainError("error.no_such_case", number=number)
-        if sid == case.target_staff:
-            raise DomainError("error.recused", number=number)
-        turn.say(self.render.card(case, sid, turn.lang), self.render.action_choices(case,
-                                                                                     turn.lang))
-
-    def _staff_action(self, turn: Turn, verb: str, number: str) -> None:
-        sid = self._sid(turn)
-        case = turn.uow.cases.get(number)
-        if case is None:
-            raise DomainError("error.no_such_case", number=number)
-        flow_id = next((f for v, _k, f in STAFF_ACTIONS if v == verb), "missing")
-        if flow_id == "missing":
-            turn.say(self.t(turn, "invalid.choose"))
-            return
-        self.service._check_staff(case, sid)
-        if verb == "accept":
-            self.service.accept(turn.uow, number, sid)
-            self._done(turn, case, "staff.done_accept",
-                       due=self.render.when(case.due_resolution, turn.lang))
-        elif verb == "evidence":
-            if not case.evidence:
-                turn.say(self.t(turn, "staff.no_evidence", number=number))
-            for e in case.evidence:
-                turn.say(self.t(turn, "staff.evidence_item", kind=e.kind, name=e.name or e.ref,
-                                ref=e.ref), attachments=[Attachment(e.kind, e.ref, e.name)])
-        else:
-            assert flow_id is not None
-            self._enter(turn, FLOWS[flow_id], case=number, current_department=case.department)
-
-    def _is_manager(self, turn: Turn) -> bool:
-        member = self.pack.member(turn.staff_id) if turn.staff_id else None
-        return member is not None and bool({Role.MANAGER, Role.DIRECTOR} & member.roles)
-
-    def _manager_choice(self, turn: Turn, rest: str) -> None:
-        """mgr:ext:<number>:<request>:ok|no — an extension decision from a manager."""
-        sid = turn.staff_id
-        member = self.pack.member(sid) if sid else None
-        if member is None or not ({Role.MANAGER, Role.DIRECTOR} & member.roles):
-            turn.say(self.t(turn, "error.managers_only"))
-            return
-        parts = rest.split(":")
-        if len(parts) != 4 or parts[0] != "ext" or not parts[2].isdigit():
-            turn.say(self.t(turn, "invalid.choose"))
-            return
-        _, number, request, decision = parts
-        if decision == "ok":
-            case = self.service.decide_extension(turn.uow, number, member.id, int(request), True)
-            turn.say(self.t(turn, "manager.approved", number=number,
-                            due=self.render.when(case.due_resolution, turn.lang)))
-        else:
-            pending = turn.uow.cases.get(number)
-            if pending is None or self.service.pending_extension(pending) is None:
-                raise DomainError("error.no_pending_extension", number=number)
-            self._enter(turn, FLOWS["refuse_extension"], case=number, request=int(request))
-
-    def _group(self, turn: Turn, choice: str | None) -> None:
-        """In a group chat only manager buttons act; other messages are ignored politely."""
-        flow = FLOWS.get(turn.state.flow or "")
-        if choice and choice.startswith("mgr:"):
-            self._manager_choice(turn, choice[4:])
-        elif choice and choice.startswith("ack:") and self._is_manager(turn):
-            self._global_choice(turn, choice)
-        elif flow is not None and flow.staff_only and turn.staff_id:
-            self._step(turn, flow, choice)
-        elif choice:
-            turn.say(self.t(turn, "error.managers_only"))
