@@ -201,6 +201,10 @@ class DialogEngine(IntakeSteps, StaffActions, ComplainantActions):
         offered = turn.data.get("_choices") or []
         if not text or not offered:
             return None
+        flow = FLOWS.get(turn.state.flow or "")
+        if flow is not None and turn.state.step and text.isdigit() \
+                and flow.step(turn.state.step).kind == "int":
+            return None  # a number typed where a number is asked is that number, not option N
         if text.isdigit() and 1 <= int(text) <= len(offered):
             return str(offered[int(text) - 1][0])
         lowered = text.casefold()

@@ -39,7 +39,7 @@ def test_whole_life_resolve_unsatisfied_reopen_then_close(make_app: AppFactory) 
     assert "12点半" in outbox.to("he")[-1].reply.text
 
     handler.send(choice=f"act:extend:{number}")
-    handler.send("5")
+    handler.send("5")  # five working days (not the fifth option)
     handler.send("监控需要厂家导出")
     deliver(app)
     request = outbox.to("zhao")[-1]
@@ -151,9 +151,10 @@ def test_extension_refused_needs_a_reason_and_tells_the_handler(make_app: AppFac
     app.dispatcher.register(outbox)
     number = file_complaint(Person(app, "parent"))
     Person(app, "he").send(choice=f"act:extend:{number}")
-    Person(app, "he").send("3")
+    Person(app, "he").send("1")  # one working day, although three options are on screen
     Person(app, "he").send("人手不足")
     deliver(app)
+    assert "延期 1 个工作日" in outbox.to("zhao")[-1].reply.text
     refuse = outbox.to("zhao")[-1].reply.choices[1].key
     manager = Person(app, "zhao")
     manager.send(choice=refuse)
