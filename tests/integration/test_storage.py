@@ -191,3 +191,17 @@ def test_a_sweep_killed_midway_is_finished_by_the_next_one_without_repeats(
             assert case is not None
             keys = [e.data["key"] for e in case.events if "key" in e.data]
             assert len(keys) == len(set(keys)) == 7
+
+
+def test_whole_intake_dialog_and_redelivery_on_each_database(db_app: App) -> None:
+    from tests.dialogs.script import Person, file_complaint
+
+    parent = Person(db_app, "parent")
+    number = file_complaint(parent)
+    again = parent.send("/status", update_id="same-update")
+    assert again == parent.send("/status", update_id="same-update")  # answered again, once
+    with db_app.uow() as uow:
+        case = uow.cases.get(number)
+        state = uow.dialogs.get("console", "parent")
+    assert case is not None and case.complainant.name == "张妈妈"
+    assert state is not None and state.flow is None
