@@ -97,6 +97,7 @@ class Options:
     refit_iter: int = REFIT_ITER
     chars: bool = True  # single characters as candidates too
     extra_weight: float = 1.0  # weight of an `extra` (e.g. weakly labelled) record
+    max_chars: int = 0  # train on the first max_chars of each text (0: all); scored in full
 
 
 # -- candidate keywords -------------------------------------------------------------------
@@ -477,9 +478,11 @@ def learn(
     tags = _place_words()
     stop = COMMON_STOPWORDS | base.stopwords
     extra = [r for r in extra if r.label in categories]
+    fit = [_clip(r, opts.max_chars) for r in records]
+    extra = [_clip(r, opts.max_chars) for r in extra]
     extra_cands = [record_candidates(tok, r, tags, stop, opts.chars) for r in extra]
     extra_w = [opts.extra_weight] * len(extra)
-    cands = [record_candidates(tok, r, tags, stop, opts.chars) for r in records]
+    cands = [record_candidates(tok, r, tags, stop, opts.chars) for r in fit]
     labels = [r.label for r in records]
     report = LearnReport(keywords=base)
     scored: list[tuple[tuple[float, ...], int, Record]] = []
@@ -487,7 +490,7 @@ def learn(
         for fold in stratified_folds(labels, k):
             held = set(fold)
             train_idx = [i for i in range(len(records)) if i not in held]
-            cats = train(pack, [records[i] for i in train_idx] + extra, base, opts, tok, tags,
+            cats = train(pack, [fit[i] for i in train_idx] + extra, base, opts, tok, tags,
                          [cands[i] for i in train_idx] + extra_cands,
                          [1.0] * len(train_idx) + extra_w)
             kwf = _keyword_file(cats, base, 1.0, {})
@@ -515,7 +518,7 @@ def learn(
         key = _bucket(probs[best])
         right, n = report.reliability.get(key, (0, 0))
         report.reliability[key] = (right + int(best == g), n + 1)
-    cats = train(pack, [*records, *extra], base, opts, tok, tags, [*cands, *extra_cands],
+    cats = train(pack, [*fit, *extra], base, opts, tok, tags, [*cands, *extra_cands],
                  [1.0] * len(records) + extra_w)
     meta: dict[str, Any] = {
         "learned": True,
@@ -527,6 +530,12 @@ def learn(
     }
     report.keywords = _keyword_file(cats, base, temperature, meta)
     return report
+
+
+def _clip(rec: Record, max_chars: int) -> Record:
+    if max_chars <= 0 or len(rec.text) <= max_chars:
+        return rec
+    return Record(text=rec.text[:max_chars], label=rec.label, title=rec.title)
 
 
 def _keyword_file(

@@ -6,7 +6,9 @@ people hit as their canonical word. Lookup is by first character and length, so 
 hits of a 100-character text costs a few hundred dictionary lookups, whatever the vocabulary.
 
 The title (or, without a title, the first sentence) counts more: a keyword's value is the
-largest weight of the parts it occurs in, plus a little for each repeat.
+largest weight of the parts it occurs in, plus a little for each repeat. Above a post of
+LONG_TEXT characters the title counts more still (LONG_TITLE_WEIGHT): a long post tells its
+story and names many things, and its title says what it is about.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ TITLE_WEIGHT = 2.0  # a keyword in the title / first message counts this much
 LEAD_WEIGHT = 1.5  # ... in the first sentence, when there is no title
 REPEAT_BONUS = 0.25  # each further occurrence (at most two counted)
 MAX_REPEATS = 2
+LONG_TEXT = 300  # a text longer than this (0: never) is a long post ...
+LONG_TITLE_WEIGHT = 3.5  # ... whose title counts this much
 
 _SENTENCE_END = re.compile(r"[。！？!?\n；;]")
 
@@ -75,7 +79,9 @@ def split_parts(text: str, title: str | None) -> list[tuple[str, float]]:
     """(normalized part, weight): title and text, or the first sentence and the rest."""
     body = normalize(text or "").strip()
     if title:
-        return [(normalize(title).strip(), TITLE_WEIGHT), (body, 1.0)]
+        long_post = 0 < LONG_TEXT < len(body)
+        return [(normalize(title).strip(), LONG_TITLE_WEIGHT if long_post else TITLE_WEIGHT),
+                (body, 1.0)]
     m = _SENTENCE_END.search(body)
     if m and m.end() < len(body):
         return [(body[: m.end()], LEAD_WEIGHT), (body[m.end() :], 1.0)]
