@@ -4,25 +4,17 @@ withdrawing and complaining again."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.dialogs.flows import FLOWS
+from bot.dialogs.mixin import EngineMixin
 from bot.dialogs.turn import Turn
 from bot.dialogs.types import Choice
 from bot.dialogs.validation import InputError, clean_text
 from core.cases.model import Case, Evidence, Satisfaction, Status
 from core.cases.service import DomainError
 
-if TYPE_CHECKING:
-    from bot.dialogs.engine import DialogEngine
 
-    Base = DialogEngine
-else:
-    Base = object
-
-
-
-class ComplainantActions(Base):
+class ComplainantActions(EngineMixin):
     def finish_survey_reason(self, turn: Turn) -> None:
         number = str(turn.data.get("case"))
         reason = str(turn.data.get("reason", ""))

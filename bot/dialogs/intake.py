@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.dialogs.flows import Flow, Step
+from bot.dialogs.mixin import EngineMixin
 from bot.dialogs.turn import Turn
 from bot.dialogs.types import Choice
 from bot.dialogs.validation import InputError
@@ -13,19 +14,10 @@ from core.cases.model import Evidence, Tier
 from core.cases.service import Intake, TierSignal
 from core.routing.classifier import Classification
 
-if TYPE_CHECKING:
-    from bot.dialogs.engine import DialogEngine
-
-    Base = DialogEngine
-else:
-    Base = object
-
-
-
 TIER_BY_NAME = {t.value: t for t in Tier}
 
 
-class IntakeSteps(Base):
+class IntakeSteps(EngineMixin):
     def _classify(self, turn: Turn) -> Classification:
         grievance = "\n".join(turn.data.get("grievance") or [])
         text = f"{grievance}\n{turn.data.get('request', '')}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.dialogs.flows import FLOWS, STAFF_ACTIONS, Flow, Step
+from bot.dialogs.mixin import EngineMixin
 from bot.dialogs.turn import Turn
 from bot.dialogs.types import Attachment, Choice
 from bot.dialogs.validation import InputError, parse_when
@@ -13,16 +14,8 @@ from core.cases.model import Case, Outcome
 from core.cases.service import ROOT_CAUSES, DomainError
 from core.pack import Role
 
-if TYPE_CHECKING:
-    from bot.dialogs.engine import DialogEngine
 
-    Base = DialogEngine
-else:
-    Base = object
-
-
-
-class StaffActions(Base):
+class StaffActions(EngineMixin):
     def finish_progress(self, turn: Turn) -> None:
         number, text = str(turn.data["case"]), str(turn.data["text"])
         self._clear(turn)
