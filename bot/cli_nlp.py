@@ -100,6 +100,9 @@ def learn(
     top_k: Annotated[int, typer.Option(help="Keywords kept per category.")] = 300,
     l2: Annotated[float, typer.Option(help="Ridge penalty (larger: smoother weights).")] = 5e-4,
     chars: Annotated[bool, typer.Option(help="Single characters as candidate keywords.")] = True,
+    balance: Annotated[float, typer.Option(
+        help="0: learn the records' category mix; up to 1: weigh rare categories up, for "
+             "records whose mix is not the one the bot will see.")] = 0.0,
     output: Annotated[Optional[Path], typer.Option(help="Where to write (default: the pack's "
                                                    "keywords.yaml).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Report only, write nothing.")] = False,
@@ -124,7 +127,7 @@ def learn(
     base = load_keyword_file(loaded.dir)
     from nlp.learn import Options
 
-    opts = Options(top_k=top_k, l2=l2, chars=chars)
+    opts = Options(top_k=top_k, l2=l2, chars=chars, balance=balance)
     report = run_learn(loaded.pack, records, base, k=folds, options=opts)
     typer.echo(f"{len(records)} records; {folds}-fold held-out top-1 accuracy "
                f"{report.accuracy:.1%}, top-3 {report.top3:.1%}")

@@ -41,13 +41,21 @@ class Scored:
 def _reasons(contrib: Mapping[str, float]) -> tuple[str, ...]:
     """The words that explain a category, strongest first: words before single characters,
     and no word that is part of a longer one already given (虫 when 虫子 is there)."""
-    pos = [k for k, v in contrib.items() if v > 0]
-    kept = [k for k in pos if not any(k != o and k in o for o in pos)]
-    words = [k for k in kept if len(k) >= 2 and not _NUMERIC.search(k)]
+    pos = sorted((k for k, v in contrib.items() if v > 0), key=lambda k: -contrib[k])
+    joined = "\0".join(pos)  # a key found twice in it is part of another key
+    words: list[str] = []
+    kept: list[str] = []
+    for k in pos:
+        if joined.count(k) > 1:
+            continue
+        if len(kept) < MAX_REASONS:
+            kept.append(k)
+        if len(k) >= 2 and not _NUMERIC.search(k):
+            words.append(k)
+            if len(words) == MAX_REASONS:
+                break
     # single characters and number fragments (三百, 百多) only when nothing better explains it
-    shown = words or kept
-    shown.sort(key=lambda k: -contrib[k])
-    return tuple(shown[:MAX_REASONS])
+    return tuple(words or kept)
 
 
 _DIGITS = "0-9零一二三四五六七八九十百千万两"

@@ -75,6 +75,12 @@ class LearnReport:
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
     # confidence bucket (low, high) -> (correct, total), held-out, calibrated temperature
     reliability: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
+    predicted: dict[int, str] = field(default_factory=dict)  # record index -> held-out top-1
+
+    def accuracy_of(self, indices: Iterable[int], records: Sequence[Record]) -> float:
+        """Held-out top-1 accuracy on a subset of the records (e.g. one source)."""
+        idx = [i for i in indices if i in self.predicted]
+        return sum(self.predicted[i] == records[i].label for i in idx) / len(idx) if idx else 0.0
 
     @property
     def accuracy(self) -> float:
@@ -98,6 +104,10 @@ class Options:
     chars: bool = True  # single characters as candidates too
     extra_weight: float = 1.0  # weight of an `extra` (e.g. weakly labelled) record
     max_chars: int = 0  # train on the first max_chars of each text (0: all); scored in full
+    # a record of category c weighs (n_largest / n_c) ** balance: 0 learns the training set's
+    # class mix into the biases, 1 treats every category alike; in between suits a model that
+    # will meet another mix than it was trained on
+    balance: float = 0.0
 
 
 # -- candidate keywords -------------------------------------------------------------------
@@ -375,6 +385,9 @@ def train(
     feats: list[Mapping[str, float]] = [term_values(index, r.text, r.title) for r in records]
     labels = [cat_index[r.label] for r in records]
     weights = list(weights) if weights is not None else [1.0] * len(records)
+    if opts.balance:
+        weights = [w * f for w, f in zip(weights, class_factors(labels, opts.balance),
+                                         strict=True)]
     for cat, words in seeds.items():
         for word in sorted(words):
             feats.append({word: 1.0, **{t: 1.0 for t in index.find(word)}})
@@ -403,6 +416,13 @@ def train(
         }
         out[cat] = CategoryKeywords(bias=float(b[c]), keywords=kws)
     return out
+
+
+def class_factors(labels: Sequence[int], balance: float) -> list[float]:
+    """Per-record weight factors (n_largest / n_own_class) ** balance."""
+    counts = Counter(labels)
+    top = max(counts.values(), default=1)
+    return [(top / counts[lab]) ** balance for lab in labels]
 
 
 # -- folds, calibration, the report -------------------------------------------------------
@@ -507,8 +527,9 @@ def learn(
                 top3 += int(s.matched and gold in order[:3])
                 c, n = report.per_category.get(r.label, (0, 0))
                 report.per_category[r.label] = (c + ok, n + 1)
+                got = categories[order[0]] if s.matched else "-"
+                report.predicted[i] = got
                 if not ok:
-                    got = categories[order[0]] if s.matched else "-"
                     report.confusions[(r.label, got)] += 1
             report.folds.append(FoldReport(correct / len(fold), top3 / len(fold), len(fold)))
     temperature = fit_temperature([(raw, g) for raw, g, _ in scored]) if scored else 1.0

@@ -24,7 +24,8 @@ INSTITUTIONS = {
     "hospital": ("holdout_hospital.jsonl", "holdout2_hospital.jsonl"),
 }
 HOLDOUTS = {name: files[0] for name, files in INSTITUTIONS.items()}
-# hotline: 150 hand-labelled fj4 posts (never trained on); measured 0.813
+# hotline: 150 fj4 posts labelled twice after packs/hotline/labels/GUIDE.md and adjudicated
+# (never trained on); measured 0.813
 HOTLINE = ("holdout_hotline_fj4.jsonl", 0.78)
 
 
