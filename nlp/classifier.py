@@ -126,12 +126,10 @@ class KeywordClassifier:
             best = order[0]
             category = self.categories[best]
             confidence = round(probs[best], 4)
-            reasons = _reasons(scored.contributions[best])
-            extra["why"] = {
-                self.categories[i]: list(_reasons(scored.contributions[i]))
-                for i in order[:3]
-                if scored.contributions[i]
-            }
+            why = {i: _reasons(scored.contributions[i]) for i in order[:3]
+                   if scored.contributions[i]}
+            reasons = why.get(best, ())
+            extra["why"] = {self.categories[i]: list(r) for i, r in why.items()}
         extra["low_confidence"] = confidence < LOW_CONFIDENCE
         department = self._department(category)
         from_target = False
