@@ -22,7 +22,7 @@ from bot.dialogs.staff import StaffActions
 from bot.dialogs.turn import Turn
 from bot.dialogs.types import Choice, Inbound, Reply
 from bot.dialogs.validation import InputError, clean_text, parse_phone
-from bot.i18n import Catalogue, normalise_language
+from bot.i18n import DEFAULT_LOCALE, Catalogue, normalise_language
 from bot.payloads import payload_to_reply, reply_to_payload
 from core.cases.service import CaseService, DomainError
 from core.clock import Clock
@@ -38,6 +38,7 @@ DuplicateFinder = Callable[[str, str, Sequence[tuple[str, str, str]]],
                            "list[tuple[str, float]]"]
 CorrectionParser = Callable[[str], "str | None"]
 LOW_CONFIDENCE = 0.5
+_TRAILING = " \t。．.!！~～、，,"  # stripped from a typed answer before alias matching
 COMMAND = re.compile(r"^/[A-Za-z_]+(@\w+)?(\s|$)")  # "/start x", not a path like "/tmp/a.jpg"
 
 
@@ -210,6 +211,17 @@ class DialogEngine(IntakeSteps, StaffActions, ComplainantActions):
         lowered = text.casefold()
         for key, label in offered:
             if lowered == str(label).casefold():
+                return str(key)
+        # words people type instead of pressing (匿名, 跳过, 没了, 对): `typed.<choice>` in the
+        # catalogue, of the user's language and of zh-CN
+        plain = lowered.strip(_TRAILING)
+        for key, _ in offered:
+            alias_key = f"typed.{key}"
+            if not self.cat.has(alias_key, turn.lang):
+                continue
+            words = {*self.t(turn, alias_key).split("|"),
+                     *self.cat.t(DEFAULT_LOCALE, alias_key).split("|")}
+            if plain in {w.strip().casefold() for w in words if w.strip()}:
                 return str(key)
         return None
 

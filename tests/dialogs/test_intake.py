@@ -118,6 +118,33 @@ def test_typed_number_or_label_picks_a_choice(make_app: AppFactory) -> None:
     assert "怎样处理" in p.text
 
 
+def test_words_typed_instead_of_a_button_pick_it(make_app: AppFactory) -> None:
+    app = make_app()
+    p = Person(app, "p")
+    p.send("/start")
+    p.send("匿名。")  # the catalogue's typed.anonymous, trailing punctuation ignored
+    assert "投诉的是" in p.text
+    q = Person(app, "q")
+    q.send("/start")
+    q.send("李爸爸")
+    q.send("跳过")  # no phone: typed.chat_only, not "this phone number looks wrong"
+    assert "投诉的是" in q.text
+    q.send("门卫")
+    q.send("放学时门卫不在岗，孩子差点被陌生人接走")
+    q.send("没了")
+    assert "怎样处理" in q.text
+    q.send("希望加强门卫管理")
+    q.press("cat:")
+    q.send("对")  # typed.yes at the read-back
+    with app.uow() as uow:
+        rows = uow.cases.list_rows()
+    assert len(rows) == 1
+    with app.uow() as uow:
+        case = uow.cases.get(rows[0].number)
+    assert case is not None and case.complainant.name == "李爸爸"
+    assert case.complainant.contact is None
+
+
 def test_redelivered_update_acts_once(make_app: AppFactory) -> None:
     app = make_app()
     p = Person(app, "p")
