@@ -125,13 +125,11 @@ def test_words_typed_instead_of_a_button_pick_it(make_app: AppFactory) -> None:
     p.send("匿名。")  # the catalogue's typed.anonymous, trailing punctuation ignored
     assert "投诉的是" in p.text
     q = Person(app, "q")
-    q.send("/start")
-    q.send("李爸爸")
-    q.send("跳过")  # no phone: typed.chat_only, not "this phone number looks wrong"
+    for said in ("/start", "李爸爸", "跳过"):  # no phone: typed.chat_only, not a bad number
+        q.send(said)
     assert "投诉的是" in q.text
-    q.send("门卫")
-    q.send("放学时门卫不在岗，孩子差点被陌生人接走")
-    q.send("没了")
+    for said in ("门卫", "放学时门卫不在岗，孩子差点被陌生人接走", "没了"):
+        q.send(said)
     assert "怎样处理" in q.text
     q.send("希望加强门卫管理")
     q.press("cat:")
