@@ -60,8 +60,10 @@ class TermIndex:
 
     def find(self, text: str) -> list[str]:
         """Canonical keywords occurring in `text` (already normalized), with repeats."""
-        automaton = self._automaton or self._build()
-        return [canon for _, canon in automaton.iter(text)] if self.table else []
+        if not self.table:
+            return []
+        automaton = self._automaton if self._automaton is not None else self._build()
+        return [canon for _, canon in automaton.iter(text)]
 
     def _build(self) -> Any:
         import ahocorasick
@@ -69,8 +71,7 @@ class TermIndex:
         automaton = ahocorasick.Automaton()
         for surface, canon in self.table.items():
             automaton.add_word(surface, canon)
-        if self.table:
-            automaton.make_automaton()
+        automaton.make_automaton()
         self._automaton = automaton
         return automaton
 
