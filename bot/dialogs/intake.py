@@ -35,7 +35,9 @@ class IntakeSteps(EngineMixin):
         }
         names = [c.name for c in self.pack.categories]
         ranked = [r.category for r in result.ranking if r.category in names]
-        other = names[-1]
+        # the catch-all ("其它 / Other") goes last; a pack without one has none to hold back
+        last = self.pack.categories[-1] if self.pack.categories else None
+        other = last.name if last is not None and last.name_en.casefold() == "other" else None
         choices: list[Choice] = []
         if result.category and result.confidence >= self.low_confidence:
             text = self.t(turn, "intake.suggest_one",
@@ -48,7 +50,8 @@ class IntakeSteps(EngineMixin):
         else:
             top = [c for c in ranked if c != other][:3]
             text = self.t(turn, "intake.suggest_few" if top else "intake.suggest_none")
-            shown = top + [c for c in names if c not in top and c != other] + [other]
+            shown = top + [c for c in names if c not in top and c != other]
+            shown += [other] if other else []
             choices = [Choice(f"cat:{c}", self.render.category_name(c, turn.lang))
                        for c in shown]
         turn.say(text, choices)

@@ -143,6 +143,18 @@ def test_words_typed_instead_of_a_button_pick_it(make_app: AppFactory) -> None:
     assert case.complainant.contact is None
 
 
+def test_unsure_suggestion_lists_the_top_three_first(make_app: AppFactory) -> None:
+    # the hotline has no catch-all category: its last class (纪检监察) is not held back
+    app = make_app(pack="hotline", classifier="nlp")
+    p = Person(app, "p")
+    for said in ("/start", "1", "单位领导", "领导作风有问题", "说完了"):
+        p.send(said)
+    p.send("希望处理")
+    assert "最符合" in p.text  # unsure: the three likeliest first, then the rest
+    labels = [label for _, label in p.choices()]
+    assert len(labels) == 15 and "纪检监察" in labels[:3]
+
+
 def test_redelivered_update_acts_once(make_app: AppFactory) -> None:
     app = make_app()
     p = Person(app, "p")
