@@ -4,8 +4,10 @@ The posts themselves are not in this repository (no licence to redistribute them
 keeps only row numbers and labels (`packs/hotline/labels/fj4.csv` for teddy_fj4_replies.csv,
 `labels/hz.csv` for hz_liuyan.csv, both labelled by hand after `labels/GUIDE.md`), and the
 texts are read from the CSV files when the keywords are learned again. `packs/hotline/
-training.jsonl` holds posts written by engineers, a few per third-level item of the taxonomy,
-for the classes the boards rarely see; they are trained on but never scored.
+training.jsonl` holds text written by engineers after the same guide: board-style posts (with
+`item`, the taxonomy entry) for every third-level item and for the classes the boards rarely
+see, and short complaints as people type them to the bot (no title); they are trained on but
+never scored.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def main() -> None:
         "the texts stay in ../shared/data). 5-fold held-out accuracy "
         f"{report.accuracy:.1%} (top-3 {report.top3:.1%}):\n"
         + "".join(f"- {line}\n" for line in per_source)
-        + f"Plus {len(written)} written posts (training.jsonl), trained on, never scored.\n"
+        + f"Plus {len(written)} written texts (training.jsonl), trained on, never scored.\n"
         f"On the {len(holdout)} holdout posts, never trained on: {right / len(holdout):.1%}.\n"
         f"Options: {options_text(OPTIONS)}.\n"
         "Review freely: delete words that make no sense, or add hints under `seeds:`."

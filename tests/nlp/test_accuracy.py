@@ -25,8 +25,11 @@ INSTITUTIONS = {
 }
 HOLDOUTS = {name: files[0] for name, files in INSTITUTIONS.items()}
 # hotline: 150 fj4 posts labelled twice after packs/hotline/labels/GUIDE.md and adjudicated
-# (never trained on); measured 0.807
+# (never trained on); measured 0.813
 HOTLINE = ("holdout_hotline_fj4.jsonl", 0.78)
+# hotline: 225 complaints as people type them to the bot, labelled after the guide by a writer
+# who saw neither the training text nor the model (training texts close to any of them removed)
+HOTLINE_TYPED = "holdout_hotline_typed.jsonl"
 
 
 def _holdout(name: str, file: str) -> EvalReport:
@@ -43,6 +46,11 @@ def test_phone_typed_complaints_meet_the_floor(name: str) -> None:
     right = sum(r.accuracy * r.n for r in reports)
     total = sum(r.n for r in reports)
     assert right / total >= TARGET, [r.errors for r in reports]
+
+
+def test_hotline_typed_complaints_meet_the_floor() -> None:
+    rep = _holdout("hotline", HOTLINE_TYPED)
+    assert rep.accuracy >= TARGET, rep.errors
 
 
 def test_hotline_regression_floor() -> None:
