@@ -28,14 +28,14 @@ MAX_REASONS = 8
 
 @dataclass(frozen=True)
 class Scored:
-    """Raw scores with the keyword contributions behind them."""
+    """Raw scores with the keyword values behind them."""
 
     scores: tuple[float, ...]
-    contributions: tuple[dict[str, float], ...]  # per category: keyword -> contribution
+    terms: Mapping[str, float]  # matched keyword -> value (more in the title, for repeats)
 
     @property
     def matched(self) -> bool:
-        return any(self.contributions)
+        return bool(self.terms)
 
 
 def _reasons(contrib: Mapping[str, float]) -> tuple[str, ...]:
@@ -79,6 +79,9 @@ class KeywordClassifier:
             k: tuple(v) for k, v in index.items()
         }
         self.vocabulary = frozenset(self.index)
+        self.by_category: tuple[Mapping[str, float], ...] = tuple(
+            weights.get(name, {}) for name in self.categories
+        )
         self.terms = TermIndex(self.index, keywords.variant_map(), keywords.stopwords)
         self.bias = tuple(
             (keywords.categories[c].bias if c in keywords.categories else 0.0)
@@ -91,15 +94,18 @@ class KeywordClassifier:
         return term_values(self.terms, text, title)
 
     def score(self, text: str, title: str | None = None) -> Scored:
-        n = len(self.categories)
         scores = list(self.bias)
-        contrib: list[dict[str, float]] = [{} for _ in range(n)]
-        for term, factor in self._weighted_terms(text, title).items():
-            for i, w in self.index[term]:
-                value = w * factor
-                scores[i] += value
-                contrib[i][term] = contrib[i].get(term, 0.0) + value
-        return Scored(tuple(scores), tuple(contrib))
+        terms = self._weighted_terms(text, title)
+        index = self.index
+        for term, factor in terms.items():
+            for i, w in index[term]:
+                scores[i] += w * factor
+        return Scored(tuple(scores), terms)
+
+    def contributions(self, scored: Scored, category: int) -> dict[str, float]:
+        """keyword -> its share of one category's score (computed for the reasons shown)."""
+        weights = self.by_category[category]
+        return {t: weights[t] * f for t, f in scored.terms.items() if t in weights}
 
     def probabilities(self, scored: Scored) -> list[float]:
         t = self.temperature
@@ -126,10 +132,7 @@ class KeywordClassifier:
             best = order[0]
             category = self.categories[best]
             confidence = round(probs[best], 4)
-            why = {i: _reasons(scored.contributions[i]) for i in order[:3]
-                   if scored.contributions[i]}
-            reasons = why.get(best, ())
-            extra["why"] = {self.categories[i]: list(r) for i, r in why.items()}
+            reasons = _reasons(self.contributions(scored, best))
         extra["low_confidence"] = confidence < LOW_CONFIDENCE
         department = self._department(category)
         from_target = False

@@ -14,6 +14,7 @@ story and names many things, and its title says what it is about.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -89,17 +90,24 @@ def split_parts(text: str, title: str | None) -> list[tuple[str, float]]:
     return [(body, 1.0)]
 
 
+_BONUS = tuple(REPEAT_BONUS * min(n, MAX_REPEATS) for n in range(MAX_REPEATS + 1))
+
+
 def term_values(index: TermIndex, text: str, title: str | None = None) -> dict[str, float]:
     """keyword -> value: the largest part weight it occurs in, plus a bonus per repeat."""
     best: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for part, weight in split_parts(text, title):
+    counts: Counter[str] = Counter()
+    # heaviest part first: a keyword's value is that of the first part it occurs in
+    for part, weight in sorted(split_parts(text, title), key=lambda pw: -pw[1]):
         if not part:
             continue
-        for term in index.find(part):
-            counts[term] = counts.get(term, 0) + 1
-            if weight > best.get(term, 0.0):
+        found = index.find(part)
+        counts.update(found)
+        for term in found:
+            if term not in best:
                 best[term] = weight
+    top = _BONUS[-1]
     return {
-        t: w + REPEAT_BONUS * min(counts[t] - 1, MAX_REPEATS) for t, w in best.items()
+        t: w + (_BONUS[counts[t] - 1] if counts[t] <= MAX_REPEATS else top)
+        for t, w in best.items()
     }
