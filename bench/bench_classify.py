@@ -2,6 +2,12 @@
 
     python bench/bench_classify.py [--pack school] [--n 5000] [--rounds 5] [--processes 5]
 
+Instructions per classification, which do not depend on the machine's load (callgrind; the
+difference of two runs divided by N):
+
+    valgrind --tool=callgrind python bench/bench_classify.py --pack hotline --once 0
+    valgrind --tool=callgrind python bench/bench_classify.py --pack hotline --once 1000
+
 Uses shared/data/hz_liuyan.csv texts when present, otherwise the repo's eval texts.
 """
 
@@ -64,6 +70,18 @@ def throughput(pack: str, n: int, rounds: int) -> tuple[float, float]:
     return sorted(rates)[len(rates) // 2], sum(map(len, sample)) / len(sample)
 
 
+def once(pack: str, n: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    import nlp
+    from bot.packs import load_pack
+
+    lp = load_pack(pack)
+    clf = nlp.build_classifier(lp.pack, lp.dir)
+    clf.classify("预热")  # the keyword automaton is built on the first lookup
+    for s in texts(n) if n else ():
+        clf.classify(s)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pack", default="hotline")
@@ -71,7 +89,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--processes", type=int, default=5)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--once", type=int, metavar="N",
+                    help="load, classify N texts of 100 characters once, exit (for callgrind)")
     args = ap.parse_args()
+    if args.once is not None:
+        once(args.pack, args.once)
+        return
     if args.child:
         rate, avg_len = throughput(args.pack, args.n, args.rounds)
         print(f"{rate} {avg_len}")
