@@ -138,6 +138,11 @@ def learn(
     typer.echo(f"calibration (held out, temperature {report.keywords.temperature}):")
     for (lo, hi), (ok, n) in sorted(report.reliability.items()):
         typer.echo(f"  confidence {lo:.2f}-{hi:.2f}: {ok}/{n} right ({ok / n:.0%})")
+    if report.reliability_short:
+        typer.echo("short texts (held-out titles alone or short records), temperature "
+                   f"{report.keywords.temperature_short}:")
+        for (lo, hi), (ok, n) in sorted(report.reliability_short.items()):
+            typer.echo(f"  confidence {lo:.2f}-{hi:.2f}: {ok}/{n} right ({ok / n:.0%})")
     if dry_run:
         return
     path = output or loaded.dir / FILE_NAME

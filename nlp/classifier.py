@@ -23,6 +23,7 @@ from nlp.terms import TermIndex, term_values
 from nlp.tokenizer import PackTokenizer
 
 LOW_CONFIDENCE = 0.55  # below this the bot offers the top three categories plus "other"
+SHORT_TEXT = 80  # a text without a title up to this long is scored like a title (see below)
 MAX_REASONS = 8
 
 
@@ -88,6 +89,10 @@ class KeywordClassifier:
             for c in self.categories
         )
         self.temperature = max(keywords.temperature, 1e-3)
+        # A short typed complaint meets few keywords, so its raw scores are closer together
+        # than a long post's: with the posts' temperature a right answer would show 30-50%.
+        # Keyword files learned from titled posts carry a temperature fitted on titles.
+        self.temperature_short = max(keywords.temperature_short or keywords.temperature, 1e-3)
 
     # -- scoring ---------------------------------------------------------------------------
     def _weighted_terms(self, text: str, title: str | None) -> dict[str, float]:
@@ -107,8 +112,13 @@ class KeywordClassifier:
         weights = self.by_category[category]
         return {t: weights[t] * f for t, f in scored.terms.items() if t in weights}
 
-    def probabilities(self, scored: Scored) -> list[float]:
-        t = self.temperature
+    def temperature_for(self, text: str, title: str | None) -> float:
+        if title or len(text) > SHORT_TEXT:
+            return self.temperature
+        return self.temperature_short
+
+    def probabilities(self, scored: Scored, temperature: float | None = None) -> list[float]:
+        t = temperature or self.temperature
         top = max(scored.scores, default=0.0)
         exps = [math.exp((s - top) / t) for s in scored.scores]
         total = sum(exps) or 1.0
@@ -120,7 +130,7 @@ class KeywordClassifier:
     ) -> Classification:
         text = text or ""
         scored = self.score(text, title)
-        probs = self.probabilities(scored)
+        probs = self.probabilities(scored, self.temperature_for(text, title))
         order = sorted(range(len(self.categories)), key=lambda i: (-probs[i], i))
         ranking = tuple(ScoredCategory(self.categories[i], round(probs[i], 4)) for i in order)
         signals = find_signals(f"{title}\n{text}" if title else text)

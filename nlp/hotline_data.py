@@ -115,6 +115,9 @@ def main() -> None:
         print(f"  {cat}: {ok}/{n} ({ok / n:.0%})")
     for (lo, hi), (ok, n) in sorted(report.reliability.items()):
         print(f"  confidence {lo:.2f}-{hi:.2f}: {ok / n:.0%} right ({n})")
+    print(f"short texts (held-out titles alone), temperature {report.keywords.temperature_short}:")
+    for (lo, hi), (ok, n) in sorted(report.reliability_short.items()):
+        print(f"  confidence {lo:.2f}-{hi:.2f}: {ok / n:.0%} right ({n})")
 
 
 def options_text(options: Options) -> str:

@@ -45,6 +45,9 @@ class KeywordFile:
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     stopwords: frozenset[str] = frozenset()
     temperature: float = DEFAULT_TEMPERATURE
+    # softmax temperature for a short text without a title (a typed complaint), fitted on the
+    # titles of held-out records; None: `temperature` for every text
+    temperature_short: float | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     # category -> hand-written seed keywords; `tousu nlp learn` keeps them and learns from them
     seeds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -85,6 +88,8 @@ def parse_keyword_file(data: Mapping[str, Any] | None) -> KeywordFile:
         synonyms=synonyms,
         stopwords=frozenset(_norm(w) for w in (data.get("stopwords") or ())),
         temperature=float(data.get("temperature", DEFAULT_TEMPERATURE) or DEFAULT_TEMPERATURE),
+        temperature_short=(float(data["temperature_short"])
+                           if data.get("temperature_short") else None),
         meta=dict(data.get("meta") or {}),
         seeds={
             str(c): tuple(_norm(w) for w in (ws or ()))
@@ -134,6 +139,8 @@ def dump_keyword_file(kwf: KeywordFile, path: Path, header: str = "") -> None:
     if kwf.meta:
         data["meta"] = dict(kwf.meta)
     data["temperature"] = round(kwf.temperature, 3)
+    if kwf.temperature_short is not None:
+        data["temperature_short"] = round(kwf.temperature_short, 3)
     data["categories"] = cats
     if kwf.synonyms:
         data["synonyms"] = {k: list(v) for k, v in kwf.synonyms.items()}

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.pack import Pack
-from nlp.classifier import KeywordClassifier
+from nlp.classifier import SHORT_TEXT, KeywordClassifier
 from nlp.keywords import CategoryKeywords, KeywordFile
 from nlp.records import Record
 from nlp.runtime import make_tokenizer
@@ -46,6 +46,7 @@ MAX_ITER = 250
 REFIT_ITER = 150
 MIN_EXPORT = 0.005  # |weight| below this is not written
 BUCKETS = (0.0, 0.4, 0.55, 0.7, 0.85, 0.95)
+MIN_SHORT = 30  # held-out short texts needed to fit a temperature of their own
 
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _FUNCTION_CHARS = frozenset("的了吗呢吧啊呀哦嗯么着之其及与和或")
@@ -75,6 +76,8 @@ class LearnReport:
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
     # confidence bucket (low, high) -> (correct, total), held-out, calibrated temperature
     reliability: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
+    # the same for short texts: held-out titles alone and short untitled records
+    reliability_short: dict[tuple[float, float], tuple[int, int]] = field(default_factory=dict)
     predicted: dict[int, str] = field(default_factory=dict)  # record index -> held-out top-1
 
     def accuracy_of(self, indices: Iterable[int], records: Sequence[Record]) -> float:
@@ -506,6 +509,7 @@ def learn(
     labels = [r.label for r in records]
     report = LearnReport(keywords=base)
     scored: list[tuple[tuple[float, ...], int, Record]] = []
+    short: list[tuple[tuple[float, ...], int]] = []  # a short view of each held-out record
     if k >= 2 and len(records) >= k:
         for fold in stratified_folds(labels, k):
             held = set(fold)
@@ -521,6 +525,10 @@ def learn(
                 s = clf.score(r.text, r.title)
                 gold = categories.index(r.label)
                 scored.append((s.scores, gold, r))
+                if r.title:
+                    short.append((clf.score(r.title).scores, gold))
+                elif len(r.text) <= SHORT_TEXT:
+                    short.append((s.scores, gold))
                 order = sorted(range(len(categories)), key=lambda c: (-s.scores[c], c))
                 ok = s.matched and order[0] == gold
                 correct += int(ok)
@@ -533,12 +541,10 @@ def learn(
                     report.confusions[(r.label, got)] += 1
             report.folds.append(FoldReport(correct / len(fold), top3 / len(fold), len(fold)))
     temperature = fit_temperature([(raw, g) for raw, g, _ in scored]) if scored else 1.0
-    for raw, g, _ in scored:
-        probs = _softmax(raw, temperature)
-        best = max(range(len(probs)), key=lambda c: (probs[c], -c))
-        key = _bucket(probs[best])
-        right, n = report.reliability.get(key, (0, 0))
-        report.reliability[key] = (right + int(best == g), n + 1)
+    _reliability(report.reliability, [(raw, g) for raw, g, _ in scored], temperature)
+    temperature_short = fit_temperature(short) if len(short) >= MIN_SHORT else None
+    if temperature_short is not None:
+        _reliability(report.reliability_short, short, temperature_short)
     cats = train(pack, [*fit, *extra], base, opts, tok, tags, [*cands, *extra_cands],
                  [1.0] * len(records) + extra_w)
     meta: dict[str, Any] = {
@@ -549,8 +555,21 @@ def learn(
         "heldout_accuracy": round(report.accuracy, 4),
         "heldout_top3": round(report.top3, 4),
     }
-    report.keywords = _keyword_file(cats, base, temperature, meta)
+    report.keywords = _keyword_file(cats, base, temperature, meta, temperature_short)
     return report
+
+
+def _reliability(
+    table: dict[tuple[float, float], tuple[int, int]],
+    scored: Sequence[tuple[Sequence[float], int]], temperature: float,
+) -> None:
+    """Held-out (right, total) per confidence bucket of the top category."""
+    for raw, g in scored:
+        probs = _softmax(raw, temperature)
+        best = max(range(len(probs)), key=lambda c: (probs[c], -c))
+        key = _bucket(probs[best])
+        right, n = table.get(key, (0, 0))
+        table[key] = (right + int(best == g), n + 1)
 
 
 def _clip(rec: Record, max_chars: int) -> Record:
@@ -561,7 +580,7 @@ def _clip(rec: Record, max_chars: int) -> Record:
 
 def _keyword_file(
     cats: Mapping[str, CategoryKeywords], base: KeywordFile, temperature: float,
-    meta: Mapping[str, Any],
+    meta: Mapping[str, Any], temperature_short: float | None = None,
 ) -> KeywordFile:
     seeds = base.seeds
     if not seeds and not base.meta.get("learned"):
@@ -571,6 +590,7 @@ def _keyword_file(
         synonyms=base.synonyms,
         stopwords=base.stopwords,
         temperature=temperature,
+        temperature_short=temperature_short,
         meta={"learned": True, **meta},
         seeds=seeds,
     )

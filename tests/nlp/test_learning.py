@@ -127,6 +127,10 @@ def test_hotline_kfold_on_hz_liuyan() -> None:
     acc_hi = sum(o for o, _ in hi) / sum(n for _, n in hi)
     acc_lo = sum(o for o, _ in lo_) / sum(n for _, n in lo_)
     assert acc_hi > acc_lo + 0.3
+    # titles alone (short texts) get a temperature of their own, sharper than the posts'
+    short_t = rep.keywords.temperature_short
+    assert short_t is not None and short_t < rep.keywords.temperature
+    assert sum(n for _, n in rep.reliability_short.values()) == len(recs)
 
 
 def test_balance_weighs_rare_categories_up(school) -> None:
@@ -187,3 +191,36 @@ def test_learn_extra_records_train_but_are_not_scored(school) -> None:
     assert sum(f.n for f in rep.folds) == len(recs)
     assert rep.keywords.meta["extra_records"] == 3
     assert "餐饮卫生" not in rep.per_category
+
+
+def test_short_texts_get_the_temperature_fitted_on_titles(school, tmp_path: Path) -> None:
+    from nlp.classifier import SHORT_TEXT, KeywordClassifier
+    from nlp.keywords import dump_keyword_file
+    from nlp.learn import MIN_SHORT, Options
+    from nlp.records import Record
+    from nlp.runtime import make_tokenizer
+
+    pack, d = school
+    long_fee = "学校这学期又收了一笔费用，名目说是资料费，家长群里没人说得清楚用在哪里。"
+    long_hit = "孩子回家说今天在班上被老师当着全班同学的面批评，还被罚站了一节课，回来一直哭。"
+    recs = ([Record(long_fee, "收费管理", title="乱收费")] * (MIN_SHORT // 2 + 1)
+            + [Record(long_hit, "师德师风", title="老师体罚孩子")] * (MIN_SHORT // 2 + 1))
+    rep = learn(pack, recs, load_keyword_file(d), k=2, options=Options(top_k=50))
+    kwf = rep.keywords
+    assert kwf.temperature_short is not None
+    assert sum(n for _, n in rep.reliability_short.values()) == len(recs)
+    dump_keyword_file(kwf, tmp_path / "keywords.yaml")
+    again = load_keyword_file(tmp_path)
+    assert again.temperature_short == pytest.approx(kwf.temperature_short, abs=1e-3)
+
+    # the classifier uses it for short untitled texts only
+    from dataclasses import replace
+
+    sharp = replace(kwf, temperature=1.0, temperature_short=0.25)
+    clf = KeywordClassifier(pack, sharp, make_tokenizer(pack, sharp))
+    assert clf.temperature_for("乱收费", None) == 0.25
+    assert clf.temperature_for("乱收费", "学费") == 1.0
+    assert clf.temperature_for("乱收费" * (SHORT_TEXT // 3 + 1), None) == 1.0
+    plain = KeywordClassifier(pack, replace(sharp, temperature_short=None),
+                              make_tokenizer(pack, sharp))
+    assert clf.classify("乱收费").confidence > plain.classify("乱收费").confidence
