@@ -2,8 +2,9 @@
 
 The posts themselves are not in this repository (no licence to redistribute them): the pack
 keeps only row numbers and labels (`packs/hotline/labels/fj4.csv` for teddy_fj4_replies.csv,
-`labels/hz.csv` for hz_liuyan.csv, both labelled by hand after `labels/GUIDE.md`), and the
-texts are read from the CSV files when the keywords are learned again. `packs/hotline/
+`labels/hz.csv` for hz_liuyan.csv, every post labelled twice by hand after `labels/GUIDE.md`,
+`label` and `label2`; the 3.5% on which the two differ are not trained on), and the texts are
+read from the CSV files when the keywords are learned again. `packs/hotline/
 training.jsonl` holds text written by engineers after the same guide: board-style posts (with
 `item`, the taxonomy entry) for every third-level item and for the classes the boards rarely
 see, and short complaints as people type them to the bot (no title); they are trained on but
@@ -27,13 +28,20 @@ SOURCES = {
 }
 
 
-def labelled_rows(label_files: Iterable[Path]) -> dict[int, str]:
-    """row number (0-based, header not counted) -> label, from `row,label` CSV files."""
+def labelled_rows(label_files: Iterable[Path], agreed_only: bool = False) -> dict[int, str]:
+    """row number (0-based, header not counted) -> label, from `row,label[,label2]` CSV files.
+
+    `label2` is a second, independent annotation after the same guide; with `agreed_only` a
+    row whose two annotations differ is left out (a disputed post teaches the model nothing
+    the annotators agree on)."""
     out: dict[int, str] = {}
     for path in label_files:
         with path.open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
-                out[int(row["row"])] = row["label"].strip()
+                label, second = row["label"].strip(), (row.get("label2") or "").strip()
+                if agreed_only and second and second != label:
+                    continue
+                out[int(row["row"])] = label
     return out
 
 
@@ -84,7 +92,7 @@ def main() -> None:
     skip = {"teddy_fj4_replies.csv": [h["row"] for h in holdout]}
     parts: dict[str, list[Record]] = {}
     for source, (label_file, text_col, title_col) in SOURCES.items():
-        labels = labelled_rows([pack.dir / "labels" / label_file])
+        labels = labelled_rows([pack.dir / "labels" / label_file], agreed_only=True)
         parts[source] = labelled_records(data / source, labels, text_col, title_col,
                                          skip.get(source, ()))
     records = [r for part in parts.values() for r in part]
@@ -100,8 +108,9 @@ def main() -> None:
         start += len(part)
     header = (
         f"Keywords of pack hotline, learned by nlp.hotline_data from {len(records)} message-board\n"
-        "posts labelled by hand after labels/GUIDE.md (labels/*.csv hold row numbers and labels;\n"
-        "the texts stay in ../shared/data). 5-fold held-out accuracy "
+        "posts labelled twice by hand after labels/GUIDE.md, the two annotations agreeing\n"
+        "(labels/*.csv hold row numbers and labels; the texts stay in ../shared/data).\n"
+        "5-fold held-out accuracy "
         f"{report.accuracy:.1%} (top-3 {report.top3:.1%}):\n"
         + "".join(f"- {line}\n" for line in per_source)
         + f"Plus {len(written)} written texts (training.jsonl), trained on, never scored.\n"

@@ -25,8 +25,8 @@ INSTITUTIONS = {
 }
 HOLDOUTS = {name: files[0] for name, files in INSTITUTIONS.items()}
 # hotline: 150 fj4 posts labelled twice after packs/hotline/labels/GUIDE.md and adjudicated
-# (never trained on); measured 0.813
-HOTLINE = ("holdout_hotline_fj4.jsonl", 0.78)
+# (never trained on); measured 0.827
+HOTLINE = ("holdout_hotline_fj4.jsonl", 0.80)
 # hotline: 225 complaints as people type them to the bot, labelled after the guide by a writer
 # who saw neither the training text nor the model (training texts close to any of them removed)
 HOTLINE_TYPED = "holdout_hotline_typed.jsonl"
