@@ -28,6 +28,11 @@ SHORT_TEXT = 80  # an untitled text up to this long gets the temperature fitted 
 MAX_REASONS = 8
 
 
+def is_short(text: str, title: str | None) -> bool:
+    """An untitled text short enough to be scored with the temperature fitted on titles."""
+    return not title and len(text) <= SHORT_TEXT
+
+
 @dataclass(frozen=True)
 class Scored:
     """Raw scores with the keyword values behind them."""
@@ -114,9 +119,7 @@ class KeywordClassifier:
         return {t: weights[t] * f for t, f in scored.terms.items() if t in weights}
 
     def temperature_for(self, text: str, title: str | None) -> float:
-        if title or len(text) > SHORT_TEXT:
-            return self.temperature
-        return self.temperature_short
+        return self.temperature_short if is_short(text, title) else self.temperature
 
     def probabilities(self, scored: Scored, temperature: float | None = None) -> list[float]:
         t = temperature or self.temperature

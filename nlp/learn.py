@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.pack import Pack
-from nlp.classifier import SHORT_TEXT, KeywordClassifier
+from nlp.classifier import KeywordClassifier, is_short
 from nlp.keywords import CategoryKeywords, KeywordFile
 from nlp.records import Record
 from nlp.runtime import make_tokenizer
@@ -527,7 +527,7 @@ def learn(
                 scored.append((s.scores, gold, r))
                 if r.title:
                     short.append((clf.score(r.title).scores, gold))
-                elif len(r.text) <= SHORT_TEXT:
+                elif is_short(r.text, None):
                     short.append((s.scores, gold))
                 order = sorted(range(len(categories)), key=lambda c: (-s.scores[c], c))
                 ok = s.matched and order[0] == gold
